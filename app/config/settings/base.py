@@ -1,0 +1,213 @@
+"""Every setting that comes from the environment is read here, in one place.
+
+Defaults are production-safe (DEBUG off, no hosts allowed); ``dev`` relaxes them.
+"""
+
+import os
+import socket
+from pathlib import Path
+
+import environ
+
+BASE_DIR = Path(__file__).resolve().parents[2]
+
+env = environ.Env()
+# An .env file beside manage.py is read when present; real environment variables win.
+environ.Env.read_env(BASE_DIR / ".env", overwrite=False)
+
+DEBUG = env.bool("DJANGO_DEBUG", default=False)
+SECRET_KEY = env.str("SECRET_KEY", default="")
+ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=[])
+CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
+
+# Shown in connection_established so clients and tests can tell instances apart.
+SERVER_INSTANCE_ID = env.str("SERVER_INSTANCE_ID", default=f"{socket.gethostname()}:{os.getpid()}")
+
+INSTALLED_APPS = [
+    # daphne first: its runserver replaces Django's and speaks WebSocket (check daphne.E001).
+    "daphne",
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "whitenoise.runserver_nostatic",
+    "django.contrib.staticfiles",
+    "channels",
+    "rest_framework",
+    "accounts",
+    "tokens",
+    "wsauth",
+    "realtime",
+    "chat",
+    "notifications",
+    "feeds",
+    "health",
+    "demo",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+]
+
+ROOT_URLCONF = "config.urls"
+ASGI_APPLICATION = "config.asgi.application"
+WSGI_APPLICATION = None
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ],
+        },
+    },
+]
+
+# SQLite file by default so `make run` needs no service; PostgreSQL via DATABASE_URL.
+DATABASES = {"default": env.db("DATABASE_URL", default=f"sqlite:///{BASE_DIR / 'db.sqlite3'}")}
+DATABASES["default"].setdefault("CONN_MAX_AGE", env.int("DB_CONN_MAX_AGE", default=0))
+if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    # Several processes (HTTP + daphne instances) write the same file: wait for locks
+    # instead of failing at once.
+    DATABASES["default"].setdefault("OPTIONS", {}).setdefault("timeout", 20)
+
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+TOKEN_CACHE_ALIAS = "tokens"
+CACHES = {
+    "default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"},
+    # Tokens live in the database so every process (HTTP server, each daphne) sees the
+    # same ones. A per-process LocMemCache here is the classic "works over HTTP, 4001
+    # over WebSocket" bug; the realtime app's system check refuses it.
+    TOKEN_CACHE_ALIAS: {
+        "BACKEND": "django.core.cache.backends.db.DatabaseCache",
+        "LOCATION": env.str("TOKEN_CACHE_TABLE", default="token_cache"),
+        "TIMEOUT": None,
+        "OPTIONS": {"MAX_ENTRIES": env.int("TOKEN_CACHE_MAX_ENTRIES", default=100_000)},
+    },
+}
+
+# --- Channel layer ------------------------------------------------------------------
+REDIS_URL = env.str("REDIS_URL", default="")
+# redis-py 8 caps a pool at 100 connections and raises at once past that, which turns a
+# connect burst into HTTP 500 handshakes. Size the pool for the burst you expect.
+REDIS_MAX_CONNECTIONS = env.int("REDIS_MAX_CONNECTIONS", default=1000)
+CHANNEL_LAYER_CAPACITY = env.int("CHANNEL_LAYER_CAPACITY", default=200)
+# Must outlive daphne's --websocket_timeout (86400 s) or long-lived sockets fall out of
+# their groups silently.
+CHANNEL_LAYER_GROUP_EXPIRY = env.int("CHANNEL_LAYER_GROUP_EXPIRY", default=86400)
+
+
+def redis_channel_layer(url):
+    return {
+        "BACKEND": "channels_redis.core.RedisChannelLayer",
+        "CONFIG": {
+            "hosts": [{"address": url, "max_connections": REDIS_MAX_CONNECTIONS}],
+            "capacity": CHANNEL_LAYER_CAPACITY,
+            "group_expiry": CHANNEL_LAYER_GROUP_EXPIRY,
+        },
+    }
+
+
+if REDIS_URL:
+    CHANNEL_LAYERS = {"default": redis_channel_layer(REDIS_URL)}
+else:
+    # Single-process only; the realtime system check warns, production refuses.
+    CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
+
+# --- Tokens and WebSocket auth ---------------------------------------------------------
+TOKEN_TTL_SECONDS = env.int("TOKEN_TTL_SECONDS", default=12 * 3600)
+WS_TICKET_TTL_SECONDS = env.int("WS_TICKET_TTL_SECONDS", default=30)
+# Order matters: the first backend that finds a credential decides.
+WS_AUTH_BACKENDS = env.list(
+    "WS_AUTH_BACKENDS",
+    default=[
+        "wsauth.backends.TicketBackend",
+        "wsauth.backends.SubprotocolTokenBackend",
+        "wsauth.backends.AuthorizationHeaderBackend",
+        "wsauth.backends.SessionBackend",
+        "wsauth.backends.QueryTokenBackend",
+    ],
+)
+# What a bearer credential may be: our opaque tokens, and JWTs when WS_AUTH_JWT is on.
+WS_AUTH_JWT = env.bool("WS_AUTH_JWT", default=False)
+TOKEN_VERIFIERS = ["tokens.verifiers.TokenStoreVerifier"]
+if WS_AUTH_JWT:
+    TOKEN_VERIFIERS.append("wsauth.jwt.SimpleJWTVerifier")
+# ?token= appears in URLs that proxies may log; kept for existing clients, can be switched off.
+WS_ALLOW_QUERY_TOKEN = env.bool("WS_ALLOW_QUERY_TOKEN", default=True)
+# Browsers always send Origin on a WebSocket handshake; a missing one means a non-browser
+# client, which cross-site hijacking cannot involve.
+WS_ALLOW_MISSING_ORIGIN = env.bool("WS_ALLOW_MISSING_ORIGIN", default=True)
+
+# --- WebSocket protocol limits ----------------------------------------------------------
+WS_MAX_MESSAGE_BYTES = env.int("WS_MAX_MESSAGE_BYTES", default=64 * 1024)
+WS_RATE_LIMIT_PER_SECOND = env.float("WS_RATE_LIMIT_PER_SECOND", default=20.0)
+WS_RATE_LIMIT_BURST = env.int("WS_RATE_LIMIT_BURST", default=40)
+CHAT_MAX_MESSAGE_LENGTH = env.int("CHAT_MAX_MESSAGE_LENGTH", default=4000)
+OPS_STATS_INTERVAL_SECONDS = env.float("OPS_STATS_INTERVAL_SECONDS", default=5.0)
+
+REST_FRAMEWORK = {
+    "DEFAULT_AUTHENTICATION_CLASSES": [
+        "tokens.authentication.StoreTokenAuthentication",
+        "rest_framework.authentication.SessionAuthentication",
+    ],
+    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    "DEFAULT_THROTTLE_RATES": {
+        "login": env.str("LOGIN_THROTTLE_RATE", default="10/min"),
+        "ws_ticket": env.str("WS_TICKET_THROTTLE_RATE", default="60/min"),
+    },
+    "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
+}
+if WS_AUTH_JWT:
+    REST_FRAMEWORK["DEFAULT_AUTHENTICATION_CLASSES"].append(
+        "rest_framework_simplejwt.authentication.JWTAuthentication"
+    )
+    INSTALLED_APPS.append("rest_framework_simplejwt")
+
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+]
+
+LANGUAGE_CODE = "en-us"
+TIME_ZONE = "UTC"
+USE_I18N = True
+USE_TZ = True
+
+STATIC_URL = "static/"
+STATIC_ROOT = env.path("STATIC_ROOT", default=BASE_DIR / "staticfiles")
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {"BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"},
+}
+
+LOG_LEVEL = env.str("LOG_LEVEL", default="INFO")
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "root": {"handlers": ["console"], "level": LOG_LEVEL},
+    "loggers": {
+        # daphne's access log prints the full path including the query string
+        # (?token=, ?ticket=): keep it at WARNING so credentials never reach a log.
+        "daphne.access": {"level": "WARNING"},
+        "django.channels.server": {"level": "WARNING"},
+    },
+}

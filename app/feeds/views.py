@@ -1,0 +1,42 @@
+from asgiref.sync import async_to_sync
+from channels.layers import get_channel_layer
+from rest_framework import serializers, status
+from rest_framework.exceptions import PermissionDenied
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from accounts.models import profile_for
+
+from . import scopes
+
+
+class Announcement(serializers.Serializer):
+    scope = serializers.ChoiceField(choices=scopes.SCOPES)
+    value = serializers.SlugField(required=False, help_text="Defaults to your own team/branch.")
+    message = serializers.CharField(max_length=2000)
+
+
+class AnnounceView(APIView):
+    """POST {"scope": "team", "message": ...}: to your own team/branch; staff to any."""
+
+    def post(self, request):
+        data = Announcement(data=request.data)
+        data.is_valid(raise_exception=True)
+        scope = data.validated_data["scope"]
+        own = getattr(profile_for(request.user), scope)
+        value = data.validated_data.get("value") or own
+        if not value:
+            raise PermissionDenied(f"You have no {scope}; ask an admin to set it on your profile.")
+        if value != own and not scopes.can_override(request.user):
+            raise PermissionDenied(f"You can only announce to your own {scope}.")
+        group = scopes.group_name(scope, value)
+        async_to_sync(get_channel_layer().group_send)(
+            group,
+            {
+                "type": "feed.event",
+                "scope": f"{scope}:{value}",
+                "message": data.validated_data["message"],
+                "by": request.user.get_username(),
+            },
+        )
+        return Response({"group": group}, status=status.HTTP_202_ACCEPTED)

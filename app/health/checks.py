@@ -1,0 +1,176 @@
+"""The deep health check: each probe returns a Check with a status and, when not ok,
+what to do about it in plain words."""
+
+import asyncio
+import sys
+import time
+import uuid
+from dataclasses import asdict, dataclass, field
+from urllib.parse import urlsplit
+
+from channels.layers import get_channel_layer
+from django.conf import settings
+from django.core.cache import caches
+from django.db import connections
+
+OK, DEGRADED, FAIL = "ok", "degraded", "fail"
+_RANK = {OK: 0, DEGRADED: 1, FAIL: 2}
+
+
+@dataclass
+class Check:
+    name: str
+    status: str
+    detail: dict = field(default_factory=dict)
+    recommendation: str = ""
+
+
+def _safe_url(url):
+    """redis://host:port/db without credentials, for display."""
+    parts = urlsplit(url)
+    host = parts.hostname or ""
+    port = f":{parts.port}" if parts.port else ""
+    return f"{parts.scheme}://{host}{port}{parts.path}"
+
+
+def check_asgi():
+    from django.utils.module_loading import import_string
+
+    try:
+        app = import_string(settings.ASGI_APPLICATION)
+    except Exception as error:  # noqa: BLE001 - report any import failure
+        return Check("asgi", FAIL, {"error": str(error)}, "ASGI_APPLICATION cannot be imported; fix the error above.")
+    return Check("asgi", OK, {"application": settings.ASGI_APPLICATION, "type": type(app).__name__})
+
+
+async def check_channel_layer():
+    layer = get_channel_layer()
+    backend = settings.CHANNEL_LAYERS["default"]["BACKEND"]
+    detail = {"backend": backend}
+    if layer is None:
+        return Check("channel_layer", FAIL, detail, "No CHANNEL_LAYERS configured: set REDIS_URL.")
+    try:
+        channel = await layer.new_channel()
+        marker = uuid.uuid4().hex
+        started = time.perf_counter()
+        await layer.send(channel, {"type": "health.probe", "marker": marker})
+        message = await asyncio.wait_for(layer.receive(channel), timeout=2)
+        detail["round_trip_ms"] = round((time.perf_counter() - started) * 1000, 2)
+    except Exception as error:  # noqa: BLE001
+        detail["error"] = f"{type(error).__name__}: {error}"
+        return Check(
+            "channel_layer",
+            FAIL,
+            detail,
+            "A message could not travel through the channel layer: check that Redis is up and REDIS_URL is right.",
+        )
+    if message.get("marker") != marker:
+        return Check("channel_layer", FAIL, detail, "The channel layer returned a different message than sent.")
+    if backend.endswith("InMemoryChannelLayer"):
+        return Check(
+            "channel_layer",
+            DEGRADED,
+            detail,
+            "In-memory layer: broadcasts stay inside this process. Fine for `make run`; "
+            "set REDIS_URL for more than one process.",
+        )
+    return Check("channel_layer", OK, detail)
+
+
+async def check_redis():
+    if not settings.REDIS_URL:
+        return Check("redis", DEGRADED, {"configured": False}, "REDIS_URL is not set: the in-memory layer is in use.")
+    import redis.asyncio as redis
+
+    client = redis.Redis.from_url(settings.REDIS_URL, socket_connect_timeout=2, socket_timeout=2)
+    detail = {"url": _safe_url(settings.REDIS_URL)}
+    try:
+        started = time.perf_counter()
+        await client.ping()
+        detail["ping_ms"] = round((time.perf_counter() - started) * 1000, 2)
+        info = await client.info("server")
+        detail["version"] = info.get("redis_version") or info.get("valkey_version")
+    except Exception as error:  # noqa: BLE001
+        detail["error"] = f"{type(error).__name__}: {error}"
+        return Check("redis", FAIL, detail, "Redis does not answer PING: start redis-server or fix REDIS_URL.")
+    finally:
+        await client.aclose()
+    return Check("redis", OK, detail)
+
+
+def check_token_cache():
+    cache = caches[settings.TOKEN_CACHE_ALIAS]
+    backend = settings.CACHES[settings.TOKEN_CACHE_ALIAS]["BACKEND"]
+    detail = {"backend": backend}
+    key = f"health:{uuid.uuid4().hex}"
+    try:
+        cache.set(key, "1", timeout=30)
+        value = cache.get(key)
+        cache.delete(key)
+    except Exception as error:  # noqa: BLE001
+        detail["error"] = f"{type(error).__name__}: {error}"
+        return Check(
+            "token_cache",
+            FAIL,
+            detail,
+            "The token cache cannot be written: run `python manage.py createcachetable`.",
+        )
+    if value != "1":
+        return Check("token_cache", FAIL, detail, "A value written to the token cache could not be read back.")
+    if backend.endswith("LocMemCache"):
+        return Check(
+            "token_cache",
+            FAIL,
+            detail,
+            "LocMemCache is per process: tokens issued by one process are unknown to the others. Use DatabaseCache.",
+        )
+    return Check("token_cache", OK, detail)
+
+
+def check_database():
+    detail = {"vendor": connections["default"].vendor}
+    try:
+        with connections["default"].cursor() as cursor:
+            cursor.execute("SELECT 1")
+            cursor.fetchone()
+    except Exception as error:  # noqa: BLE001
+        detail["error"] = f"{type(error).__name__}: {error}"
+        return Check("database", FAIL, detail, "The database does not answer: check DATABASE_URL and run migrate.")
+    return Check("database", OK, detail)
+
+
+def check_routes():
+    from config.routing import websocket_urlpatterns
+
+    routes = ["/" + str(pattern.pattern) for pattern in websocket_urlpatterns]
+    status = OK if routes else FAIL
+    return Check("websocket_routes", status, {"routes": routes}, "" if routes else "No WebSocket routes are defined.")
+
+
+def check_server(is_asgi):
+    detail = {
+        "interface": "asgi" if is_asgi else "wsgi",
+        "daphne_loaded": "daphne" in sys.modules,
+        "instance": settings.SERVER_INSTANCE_ID,
+    }
+    if not is_asgi:
+        return Check(
+            "server",
+            FAIL,
+            detail,
+            "This process serves WSGI, which cannot speak WebSocket: run daphne (or `manage.py runserver` "
+            "with daphne in INSTALLED_APPS) and route /ws/ to it.",
+        )
+    return Check("server", OK, detail)
+
+
+def overall(checks):
+    return max((c.status for c in checks), key=_RANK.__getitem__, default=OK)
+
+
+def as_dict(checks):
+    return {
+        "status": overall(checks),
+        "checks": {c.name: {k: v for k, v in asdict(c).items() if k != "name"} for c in checks},
+        "recommendations": [f"{c.name}: {c.recommendation}" for c in checks if c.recommendation],
+    }

@@ -1,0 +1,200 @@
+"""The base consumer every example builds on, the diagnostics echo and the staff ops feed."""
+
+import asyncio
+import json
+import logging
+
+from channels.generic.websocket import AsyncWebsocketConsumer
+from django.conf import settings
+
+from . import protocol, stats
+from .ratelimit import TokenBucket
+
+logger = logging.getLogger("realtime")
+
+OPS_GROUP = "ops"
+
+
+class JsonProtocolConsumer(AsyncWebsocketConsumer):
+    """JSON envelope {"type": ...} dispatched to `handle_<type>` methods.
+
+    Subclasses set `requires_auth`, `route`, and may override `authorize()` (return a close
+    code to refuse), `get_groups()` and `on_connected()`. Bad input never raises: it gets an
+    `error` message, or a 4008 close for size and rate limits.
+    """
+
+    requires_auth = True
+    route = "base"
+
+    # --- connection lifecycle -------------------------------------------------------------
+    async def connect(self):
+        self.groups_joined = []
+        self.counted = False
+        self.user = self.scope.get("user")
+        self.bucket = TokenBucket(settings.WS_RATE_LIMIT_PER_SECOND, settings.WS_RATE_LIMIT_BURST)
+        code = await self.check_access()
+        # Accept first even when refusing: a close code only reaches the client after accept
+        # (a close before it becomes a bare HTTP 403 / client-side 1006).
+        await self.accept(subprotocol=self.scope.get("auth_subprotocol"))
+        if code is not None:
+            await self.close(code=code)
+            return
+        for group in await self.get_groups():
+            await self.channel_layer.group_add(group, self.channel_name)
+            self.groups_joined.append(group)
+        stats.opened(self.route)
+        self.counted = True
+        await self.send_json(
+            {
+                "type": "connection_established",
+                "user": self.user_payload(),
+                "auth_method": self.scope.get("auth_method", ""),
+                "groups": self.groups_joined,
+                "server": {"instance": settings.SERVER_INSTANCE_ID, "route": self.route},
+            }
+        )
+        await self.channel_layer.group_send(OPS_GROUP, {"type": "ops.connection", "route": self.route, "delta": 1})
+        await self.on_connected()
+
+    async def check_access(self):
+        error = self.scope.get("auth_error")
+        if error:
+            return self.refuse(protocol.UNAUTHENTICATED, error)
+        if self.requires_auth and not (self.user and self.user.is_authenticated):
+            return self.refuse(protocol.UNAUTHENTICATED, "no credentials (send a ticket, token or session)")
+        return await self.authorize()
+
+    def refuse(self, code, reason):
+        logger.warning(
+            "websocket rejected: path=%s code=%s reason=%s user=%s",
+            self.scope.get("path"),
+            code,
+            reason,
+            getattr(self.user, "pk", None),
+        )
+        return code
+
+    async def authorize(self):
+        """Return a close code (protocol.FORBIDDEN / NOT_FOUND) to refuse, or None."""
+        return None
+
+    async def get_groups(self):
+        return []
+
+    async def on_connected(self):
+        pass
+
+    async def disconnect(self, code):
+        for group in self.groups_joined:
+            await self.channel_layer.group_discard(group, self.channel_name)
+        if self.counted:
+            stats.closed(self.route)
+            await self.channel_layer.group_send(OPS_GROUP, {"type": "ops.connection", "route": self.route, "delta": -1})
+
+    def user_payload(self):
+        if not (self.user and self.user.is_authenticated):
+            return None
+        return {"id": self.user.pk, "username": self.user.get_username(), "is_staff": self.user.is_staff}
+
+    # --- receiving ----------------------------------------------------------------------
+    async def receive(self, text_data=None, bytes_data=None):
+        if not self.bucket.allow():
+            await self.policy_close(protocol.RATE_LIMITED, "Too many messages: slow down and reconnect.")
+            return
+        if bytes_data is not None:
+            await self.send_error(protocol.BINARY_NOT_SUPPORTED, "Send JSON text frames, not binary.")
+            return
+        if len(text_data.encode("utf-8")) > settings.WS_MAX_MESSAGE_BYTES:
+            await self.policy_close(
+                protocol.MESSAGE_TOO_LARGE,
+                f"Message larger than {settings.WS_MAX_MESSAGE_BYTES} bytes.",
+            )
+            return
+        try:
+            content = json.loads(text_data)
+        except ValueError:
+            await self.send_error(protocol.INVALID_JSON, "Message is not valid JSON.")
+            return
+        if not isinstance(content, dict):
+            await self.send_error(protocol.INVALID_MESSAGE, 'Send a JSON object such as {"type": "ping"}.')
+            return
+        message_type = content.get("type") or content.get("action")
+        handler = None
+        if isinstance(message_type, str) and message_type.isidentifier():
+            handler = getattr(self, f"handle_{message_type}", None)
+        if handler is None:
+            await self.send_error(protocol.UNKNOWN_TYPE, f"Unknown message type {message_type!r}.", ref=message_type)
+            return
+        try:
+            await handler(content)
+        except Exception:
+            logger.exception("handler for %r failed on %s", message_type, self.scope.get("path"))
+            await self.send_error(protocol.INTERNAL_ERROR, "The server failed to handle this message.")
+
+    async def handle_ping(self, content):
+        await self.send_json({"type": "pong", "ts": content.get("ts")})
+
+    # --- sending ------------------------------------------------------------------------
+    async def send_json(self, content):
+        await self.send(text_data=json.dumps(content, default=str))
+
+    async def send_error(self, code, message, **extra):
+        await self.send_json({"type": "error", "code": code, "message": message, **extra})
+
+    async def policy_close(self, code, message):
+        logger.warning("websocket closed: path=%s code=4008 reason=%s", self.scope.get("path"), code)
+        await self.send_error(code, message)
+        await self.close(code=protocol.POLICY_VIOLATION)
+
+    # Events from the channel layer that every consumer may receive.
+    async def ops_connection(self, event):
+        pass
+
+
+class EchoConsumer(JsonProtocolConsumer):
+    """/ws/test/: no auth, echoes what it gets. For diagnostics (wsdoctor) and smoke tests."""
+
+    requires_auth = False
+    route = "test"
+
+    async def handle_echo(self, content):
+        await self.send_json({"type": "echo", "data": content.get("data")})
+
+
+class OpsConsumer(JsonProtocolConsumer):
+    """/ws/ops/: staff only. Live connection events from every instance, and this instance's
+    stats and health summary every OPS_STATS_INTERVAL_SECONDS."""
+
+    route = "ops"
+
+    async def authorize(self):
+        if not self.user.is_staff:
+            return self.refuse(protocol.FORBIDDEN, "ops feed is for staff only")
+        return None
+
+    async def get_groups(self):
+        return [OPS_GROUP]
+
+    async def on_connected(self):
+        await self.send_stats()
+        self.ticker = asyncio.ensure_future(self.tick())
+
+    async def tick(self):
+        while True:
+            await asyncio.sleep(settings.OPS_STATS_INTERVAL_SECONDS)
+            await self.send_stats()
+
+    async def send_stats(self):
+        await self.send_json({"type": "stats", **stats.snapshot()})
+
+    async def disconnect(self, code):
+        ticker = getattr(self, "ticker", None)
+        if ticker:
+            ticker.cancel()
+        await super().disconnect(code)
+
+    async def ops_connection(self, event):
+        await self.send_json({"type": "connection_event", "route": event["route"], "delta": event["delta"]})
+
+    async def handle_stats(self, content):
+        await self.send_stats()

@@ -1,0 +1,91 @@
+"""Opaque bearer tokens and one-time WebSocket tickets in Django's DatabaseCache.
+
+Only a SHA-256 of each credential is stored, so a leaked cache table grants nothing.
+The cache entry's timeout is the credential's lifetime: expired entries are never returned.
+"""
+
+import hashlib
+import secrets
+import time
+from dataclasses import dataclass
+
+from django.conf import settings
+from django.contrib.auth import get_user_model
+from django.core.cache import caches
+
+TOKEN_PREFIX = "token:"
+TICKET_PREFIX = "ticket:"
+
+
+@dataclass(frozen=True)
+class IssuedCredential:
+    value: str
+    expires_at: float
+
+    @property
+    def expires_in(self):
+        return max(0, int(self.expires_at - time.time()))
+
+
+def _cache():
+    return caches[settings.TOKEN_CACHE_ALIAS]
+
+
+def _digest(raw):
+    return hashlib.sha256(raw.encode("utf-8")).hexdigest()
+
+
+def looks_like_jwt(raw):
+    # Our credentials are url-safe base64 (no dots); a JWT has exactly two.
+    return raw.count(".") == 2
+
+
+def _issue(prefix, user, ttl):
+    raw = secrets.token_urlsafe(32)
+    expires_at = time.time() + ttl
+    _cache().set(prefix + _digest(raw), {"user_id": user.pk, "expires_at": expires_at}, timeout=ttl)
+    return IssuedCredential(raw, expires_at)
+
+
+def _load_user(record):
+    if not record or record["expires_at"] <= time.time():
+        return None
+    User = get_user_model()
+    return User._default_manager.filter(pk=record["user_id"], is_active=True).first()
+
+
+def issue_token(user, ttl=None):
+    return _issue(TOKEN_PREFIX, user, ttl or settings.TOKEN_TTL_SECONDS)
+
+
+def user_for_token(raw):
+    """The active user owning this token, or None if unknown, expired or revoked."""
+    if not raw:
+        return None
+    return _load_user(_cache().get(TOKEN_PREFIX + _digest(raw)))
+
+
+def token_expiry(raw):
+    record = _cache().get(TOKEN_PREFIX + _digest(raw))
+    return record["expires_at"] if record else None
+
+
+def revoke_token(raw):
+    """True if the token existed."""
+    return _cache().delete(TOKEN_PREFIX + _digest(raw))
+
+
+def issue_ticket(user):
+    return _issue(TICKET_PREFIX, user, settings.WS_TICKET_TTL_SECONDS)
+
+
+def redeem_ticket(raw):
+    """The ticket's user, exactly once: of concurrent redeemers only the one whose DELETE
+    removed the row wins (DatabaseCache.delete reports the affected row count)."""
+    if not raw:
+        return None
+    key = TICKET_PREFIX + _digest(raw)
+    record = _cache().get(key)
+    if record is None or not _cache().delete(key):
+        return None
+    return _load_user(record)

@@ -1,0 +1,39 @@
+"""Token verifiers: given a raw bearer credential, return its user or None.
+
+`settings.TOKEN_VERIFIERS` lists them in order; the WebSocket auth backends ask each in
+turn, so turning JWTs on (WS_AUTH_JWT) adds a verifier rather than a new code path.
+"""
+
+from functools import lru_cache
+
+from django.conf import settings
+from django.utils.module_loading import import_string
+
+from . import store
+
+
+class TokenStoreVerifier:
+    name = "token"
+
+    def verify(self, raw):
+        if store.looks_like_jwt(raw):
+            return None
+        return store.user_for_token(raw)
+
+
+@lru_cache(maxsize=None)
+def _load(paths):
+    return [import_string(path)() for path in paths]
+
+
+def get_verifiers():
+    return _load(tuple(settings.TOKEN_VERIFIERS))
+
+
+def verify_token(raw):
+    """(user, verifier name) for the first verifier that accepts raw, else (None, None)."""
+    for verifier in get_verifiers():
+        user = verifier.verify(raw)
+        if user is not None:
+            return user, verifier.name
+    return None, None

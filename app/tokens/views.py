@@ -1,0 +1,65 @@
+from datetime import UTC, datetime
+
+from rest_framework import permissions, status
+from rest_framework.response import Response
+from rest_framework.throttling import ScopedRateThrottle
+from rest_framework.views import APIView
+
+from . import store
+from .serializers import LoginSerializer, UserSerializer
+
+
+def _iso(timestamp):
+    return datetime.fromtimestamp(timestamp, tz=UTC).isoformat()
+
+
+class LoginView(APIView):
+    """POST username + password -> a random token (stored hashed) and its expiry."""
+
+    authentication_classes = []
+    permission_classes = [permissions.AllowAny]
+    throttle_classes = [ScopedRateThrottle]
+    throttle_scope = "login"
+
+    def post(self, request):
+        serializer = LoginSerializer(data=request.data, context={"request": request})
+        serializer.is_valid(raise_exception=True)
+        user = serializer.validated_data["user"]
+        token = store.issue_token(user)
+        return Response(
+            {
+                "token": token.value,
+                "expires_at": _iso(token.expires_at),
+                "expires_in": token.expires_in,
+                "user": UserSerializer(user).data,
+            }
+        )
+
+
+class LogoutView(APIView):
+    """Revoke the token this request was authenticated with."""
+
+    def post(self, request):
+        if isinstance(request.auth, str):
+            store.revoke_token(request.auth)
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class MeView(APIView):
+    def get(self, request):
+        data = UserSerializer(request.user).data
+        if isinstance(request.auth, str):
+            expires_at = store.token_expiry(request.auth)
+            data["token_expires_at"] = _iso(expires_at) if expires_at else None
+        return Response(data)
+
+
+class WebSocketTicketView(APIView):
+    """A one-time ticket for `?ticket=`: short-lived and single use, so a logged URL is worthless."""
+
+    throttle_classes = [ScopedRateThrottle]
+    throttle_scope = "ws_ticket"
+
+    def post(self, request):
+        ticket = store.issue_ticket(request.user)
+        return Response({"ticket": ticket.value, "expires_in": ticket.expires_in}, status=status.HTTP_201_CREATED)

@@ -1,0 +1,113 @@
+"""Where a WebSocket handshake may carry a credential, one small backend per place.
+
+Each backend looks at the scope and returns:
+- None: nothing of its kind was presented, ask the next backend;
+- AuthResult(user=...): authenticated;
+- AuthResult(error=...): a credential was presented and is bad; the chain stops here so
+  a bad ticket is reported as such, not hidden by a session cookie.
+The chain is `settings.WS_AUTH_BACKENDS`. Errors never include the credential itself.
+"""
+
+from dataclasses import dataclass
+from urllib.parse import parse_qs
+
+from channels.auth import get_user
+from channels.db import database_sync_to_async
+from django.conf import settings
+
+from tokens import store
+from tokens.verifiers import verify_token
+
+# The marker a client offers beside its token: new WebSocket(url, ["bearer", token]).
+# The server must answer with it (never the token) or browsers fail the handshake.
+BEARER_SUBPROTOCOL = "bearer"
+
+
+@dataclass(frozen=True)
+class AuthResult:
+    user: object = None
+    method: str = ""
+    error: str = ""
+    subprotocol: str | None = None
+
+
+def _query_param(scope, name):
+    values = parse_qs(scope.get("query_string", b"").decode("latin1")).get(name)
+    return values[0] if values else None
+
+
+def _header(scope, name):
+    for key, value in scope.get("headers", []):
+        if key == name:
+            return value.decode("latin1")
+    return None
+
+
+async def _verify(raw, method, **extra):
+    user, verifier = await database_sync_to_async(verify_token)(raw)
+    if user is None:
+        return AuthResult(method=method, error=f"invalid, expired or revoked token ({method})")
+    return AuthResult(user=user, method=f"{method}:{verifier}", **extra)
+
+
+class TicketBackend:
+    """`?ticket=` from POST /api/ws/ticket/: single use, ~30 s. Best for browsers."""
+
+    async def authenticate(self, scope):
+        ticket = _query_param(scope, "ticket")
+        if ticket is None:
+            return None
+        user = await database_sync_to_async(store.redeem_ticket)(ticket)
+        if user is None:
+            return AuthResult(method="ticket", error="invalid, expired or already used ticket")
+        return AuthResult(user=user, method="ticket")
+
+
+class SubprotocolTokenBackend:
+    """`Sec-WebSocket-Protocol: bearer, <token>`: browsers can send it; it is not in URLs."""
+
+    async def authenticate(self, scope):
+        offered = scope.get("subprotocols") or []
+        if BEARER_SUBPROTOCOL not in offered:
+            return None
+        rest = [p for p in offered if p != BEARER_SUBPROTOCOL]
+        if not rest:
+            return AuthResult(method="subprotocol", error="'bearer' subprotocol offered without a token")
+        return await _verify(rest[0], "subprotocol", subprotocol=BEARER_SUBPROTOCOL)
+
+
+class AuthorizationHeaderBackend:
+    """`Authorization: Token|Bearer <token>`: for non-browser clients (browsers cannot set it)."""
+
+    async def authenticate(self, scope):
+        header = _header(scope, b"authorization")
+        if not header:
+            return None
+        parts = header.split()
+        if len(parts) != 2 or parts[0].lower() not in ("token", "bearer"):
+            return AuthResult(method="header", error="malformed Authorization header (expected 'Token <token>')")
+        return await _verify(parts[1], "header")
+
+
+class SessionBackend:
+    """Django's session cookie (same-site pages, the admin). Needs SessionMiddleware in the stack."""
+
+    async def authenticate(self, scope):
+        if "session" not in scope or not scope["session"].session_key:
+            return None
+        user = await get_user(scope)
+        if not user.is_authenticated:
+            return None
+        return AuthResult(user=user, method="session")
+
+
+class QueryTokenBackend:
+    """`?token=`: for existing clients. URLs get logged: prefer tickets. WS_ALLOW_QUERY_TOKEN=false disables it."""
+
+    async def authenticate(self, scope):
+        token = _query_param(scope, "token")
+        if token is None:
+            return None
+        if not settings.WS_ALLOW_QUERY_TOKEN:
+            return AuthResult(method="query", error="?token= is disabled on this server; use a ticket")
+        return await _verify(token, "query")

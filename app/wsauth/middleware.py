@@ -1,0 +1,49 @@
+"""ASGI middleware that runs the WS_AUTH_BACKENDS chain and records the outcome in the scope.
+
+It never closes the connection itself: consumers decide (4001 if they need a user), so the
+client gets a close code it can act on instead of a bare HTTP 403.
+Scope keys set: user, auth_method, auth_error, auth_subprotocol.
+"""
+
+from functools import lru_cache
+
+from channels.sessions import SessionMiddlewareStack
+from django.conf import settings
+from django.contrib.auth.models import AnonymousUser
+from django.utils.module_loading import import_string
+
+
+@lru_cache(maxsize=None)
+def _load(paths):
+    return [import_string(path)() for path in paths]
+
+
+def get_backends():
+    return _load(tuple(settings.WS_AUTH_BACKENDS))
+
+
+async def authenticate_scope(scope):
+    for backend in get_backends():
+        result = await backend.authenticate(scope)
+        if result is not None:
+            return result
+    return None
+
+
+class WebSocketAuthMiddleware:
+    def __init__(self, inner):
+        self.inner = inner
+
+    async def __call__(self, scope, receive, send):
+        scope = dict(scope)
+        result = await authenticate_scope(scope)
+        scope["user"] = result.user if result and result.user else AnonymousUser()
+        scope["auth_method"] = result.method if result and result.user else ""
+        scope["auth_error"] = result.error if result else ""
+        scope["auth_subprotocol"] = result.subprotocol if result else None
+        return await self.inner(scope, receive, send)
+
+
+def WebSocketAuthMiddlewareStack(inner):
+    """Cookies + sessions (for the session backend), then the backend chain."""
+    return SessionMiddlewareStack(WebSocketAuthMiddleware(inner))
