@@ -68,7 +68,9 @@ class ChatConsumer(JsonProtocolConsumer):
                 self.conversation_id, self.user, content.get("message_id")
             )
         except (services.ChatError, ValueError, TypeError):
-            await self.send_error(protocol.INVALID_MESSAGE, "Send the id of a message in this conversation.", ref="read")
+            await self.send_error(
+                protocol.INVALID_MESSAGE, "Send the id of a message in this conversation.", ref="read"
+            )
             return
         await self.channel_layer.group_send(
             self.group, {"type": "chat.read", "user": self.user_payload(), "message_id": message.pk}

@@ -5,9 +5,8 @@ import secrets
 from django.contrib.auth import get_user_model
 from django.db import transaction
 
-from chat.models import Conversation, Membership
-
 from accounts.models import Profile
+from chat.models import Conversation, Membership
 
 DEMO_USERS = [
     # username, team, branch, is_staff

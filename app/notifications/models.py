@@ -16,6 +16,9 @@ class Notification(models.Model):
     class Meta:
         ordering = ["-id"]
 
+    def __str__(self):
+        return f"{self.title} -> {self.recipient}"
+
     def as_event(self):
         return {
             "id": self.pk,

@@ -4,7 +4,7 @@
 turn, so turning JWTs on (WS_AUTH_JWT) adds a verifier rather than a new code path.
 """
 
-from functools import lru_cache
+from functools import cache
 
 from django.conf import settings
 from django.utils.module_loading import import_string
@@ -21,7 +21,7 @@ class TokenStoreVerifier:
         return store.user_for_token(raw)
 
 
-@lru_cache(maxsize=None)
+@cache
 def _load(paths):
     return [import_string(path)() for path in paths]
 

@@ -5,7 +5,7 @@ client gets a close code it can act on instead of a bare HTTP 403.
 Scope keys set: user, auth_method, auth_error, auth_subprotocol.
 """
 
-from functools import lru_cache
+from functools import cache
 
 from channels.sessions import SessionMiddlewareStack
 from django.conf import settings
@@ -13,7 +13,7 @@ from django.contrib.auth.models import AnonymousUser
 from django.utils.module_loading import import_string
 
 
-@lru_cache(maxsize=None)
+@cache
 def _load(paths):
     return [import_string(path)() for path in paths]
 

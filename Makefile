@@ -1,0 +1,67 @@
+# channels-stack: `make run` to try it, `make test` to prove it. See README.md.
+PYTHON ?= python3
+VENV   ?= .venv
+PY     := $(abspath $(VENV))/bin/python
+HOST   ?= 127.0.0.1
+PORT   ?= 8000
+REQ    := app/requirements
+# Lock against PyPI only, whatever pip config the machine has, so hashes are PyPI's.
+LOCK_ENV := PIP_CONFIG_FILE=/dev/null PIP_FIND_LINKS= PIP_EXTRA_INDEX_URL= PIP_INDEX_URL=https://pypi.org/simple
+COMPILE  := $(LOCK_ENV) $(abspath $(VENV))/bin/pip-compile --quiet --generate-hashes --allow-unsafe --strip-extras \
+            --no-emit-index-url --no-emit-find-links --resolver=backtracking
+
+.PHONY: help venv run test lint unit lock upgrade clean
+help:
+	@echo "make run      start the app on http://$(HOST):$(PORT) (SQLite, in-memory layer, demo users)"
+	@echo "make test     lint + every test (unit, live daphne/redis, headless Chromium)"
+	@echo "make lock     re-resolve $(REQ)/*.txt after editing a .in file"
+	@echo "make upgrade  upgrade every pinned dependency to its newest allowed version"
+
+$(VENV)/.base-installed: $(REQ)/base.txt
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --require-hashes -r $(REQ)/base.txt
+	touch $@
+
+$(VENV)/.dev-installed: $(REQ)/dev.txt
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --require-hashes -r $(REQ)/dev.txt
+	touch $@ $(VENV)/.base-installed
+
+venv: $(VENV)/.base-installed
+
+run: $(VENV)/.base-installed
+	cd app && $(PY) manage.py migrate --verbosity 0
+	cd app && $(PY) manage.py createcachetable
+	cd app && $(PY) manage.py seed_demo
+	@echo ""
+	@echo "  Demo page:  http://$(HOST):$(PORT)/   (log in with a user above; open a second window as another user)"
+	@echo "  Health:     http://$(HOST):$(PORT)/api/websocket/health/"
+	@echo "  Admin:      http://$(HOST):$(PORT)/admin/   (create a login: cd app && ../$(VENV)/bin/python manage.py createsuperuser)"
+	@echo "  Diagnose:   cd app && ../$(VENV)/bin/python manage.py wsdoctor http://$(HOST):$(PORT)"
+	@echo ""
+	cd app && $(PY) manage.py runserver $(HOST):$(PORT)
+
+lint: $(VENV)/.dev-installed
+	cd app && $(PY) -m ruff check .
+	cd app && $(PY) manage.py makemigrations --check --dry-run --verbosity 0
+
+test: lint
+	cd app && $(PY) -m pytest
+
+unit: $(VENV)/.dev-installed
+	cd app && $(PY) -m pytest -m "not live and not browser"
+
+$(VENV)/bin/pip-compile:
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet pip-tools
+
+lock: $(VENV)/bin/pip-compile
+	cd $(REQ) && $(COMPILE) -o base.txt base.in
+	cd $(REQ) && $(COMPILE) -o dev.txt dev.in
+
+upgrade: $(VENV)/bin/pip-compile
+	cd $(REQ) && $(COMPILE) --upgrade -o base.txt base.in
+	cd $(REQ) && $(COMPILE) --upgrade -o dev.txt dev.in
+
+clean:
+	rm -rf $(VENV) app/staticfiles app/.pytest_cache

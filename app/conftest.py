@@ -1,0 +1,72 @@
+"""Fixtures shared by every test: users, tokens, and a WebSocket connector for the real ASGI app."""
+
+import pytest
+from channels.testing import WebsocketCommunicator
+
+from tests.helpers import ORIGIN
+
+
+@pytest.fixture
+def make_user(db, django_user_model):
+    from accounts.models import Profile
+
+    def make(username="alice", team="red", branch="north", is_staff=False, password="pw-for-tests-1"):
+        user = django_user_model.objects.create_user(username=username, password=password, is_staff=is_staff)
+        Profile.objects.create(user=user, team=team, branch=branch)
+        return user
+
+    return make
+
+
+@pytest.fixture
+def alice(make_user):
+    return make_user("alice")
+
+
+@pytest.fixture
+def bob(make_user):
+    return make_user("bob", branch="south")
+
+
+@pytest.fixture
+def carol(make_user):
+    return make_user("carol", team="blue", is_staff=True)
+
+
+@pytest.fixture
+def token_for():
+    from tokens.store import issue_token
+
+    return lambda user, ttl=None: issue_token(user, ttl=ttl).value
+
+
+@pytest.fixture
+async def ws():
+    """Open a WebsocketCommunicator on the full ASGI application (origin check, auth chain,
+    routing), the way daphne would call it; closes every socket at the end."""
+    from config.asgi import application
+
+    opened = []
+
+    async def connect(path, headers=(ORIGIN,), subprotocols=None):
+        communicator = WebsocketCommunicator(application, path, headers=list(headers), subprotocols=subprotocols)
+        connected, subprotocol = await communicator.connect()
+        communicator.subprotocol = subprotocol
+        opened.append(communicator)
+        return connected, communicator
+
+    yield connect
+    for communicator in opened:
+        await communicator.disconnect()
+
+
+@pytest.fixture
+def alice_token(alice, token_for):
+    return token_for(alice)
+
+
+@pytest.fixture
+def alice_ticket(alice):
+    from tokens.store import issue_ticket
+
+    return issue_ticket(alice).value

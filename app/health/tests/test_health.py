@@ -1,0 +1,69 @@
+import pytest
+from django.core.checks import run_checks
+from django.test import override_settings
+
+pytestmark = pytest.mark.django_db
+
+
+def test_healthz_is_cheap_and_ok(client, django_assert_num_queries):
+    with django_assert_num_queries(0):
+        response = client.get("/healthz")
+    assert response.json() == {"status": "ok"}
+
+
+async def test_deep_health_with_in_memory_layer_is_degraded_with_advice(async_client):
+    response = await async_client.get("/api/websocket/health/")
+    body = response.json()
+    assert response.status_code == 200 and body["status"] == "degraded"
+    checks = body["checks"]
+    assert checks["channel_layer"]["detail"]["round_trip_ms"] >= 0
+    assert checks["token_cache"]["status"] == "ok" and checks["database"]["status"] == "ok"
+    assert checks["server"]["detail"]["interface"] == "asgi"
+    assert "/ws/chat/<int:conversation_id>/" in checks["websocket_routes"]["detail"]["routes"]
+    assert any("REDIS_URL" in r for r in body["recommendations"])
+
+
+LOCMEM_TOKENS = {
+    "default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"},
+    "tokens": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"},
+}
+
+
+async def test_per_process_token_cache_fails_with_503(async_client):
+    with override_settings(CACHES=LOCMEM_TOKENS):
+        response = await async_client.get("/api/websocket/health/")
+    assert response.status_code == 503
+    assert "per process" in response.json()["checks"]["token_cache"]["recommendation"]
+
+
+async def test_unreachable_redis_fails_with_503(async_client, settings):
+    settings.REDIS_URL = "redis://127.0.0.1:1/0"
+    response = await async_client.get("/api/websocket/health/")
+    assert response.status_code == 503
+    assert "redis-server" in response.json()["checks"]["redis"]["recommendation"]
+
+
+def test_missing_cache_table_is_diagnosed(client, settings):
+    settings.CACHES = {**settings.CACHES, "tokens": {**settings.CACHES["tokens"], "LOCATION": "no_such_table"}}
+    body = client.get("/api/websocket/health/").json()
+    assert body["status"] == "fail"
+    assert "createcachetable" in body["checks"]["token_cache"]["recommendation"]
+
+
+def test_wsgi_process_is_told_it_cannot_serve_websockets(client):
+    body = client.get("/api/websocket/health/").json()
+    assert body["checks"]["server"]["status"] == "fail"
+    assert "daphne" in body["checks"]["server"]["recommendation"]
+
+
+def test_system_check_refuses_locmem_token_cache():
+    with override_settings(CACHES=LOCMEM_TOKENS):
+        ids = [m.id for m in run_checks()]
+    assert "realtime.E001" in ids
+
+
+def test_system_check_warns_about_in_memory_layer_without_debug(settings):
+    settings.DEBUG = False
+    assert "realtime.W001" in [m.id for m in run_checks()]
+    settings.DEBUG = True
+    assert "realtime.W001" not in [m.id for m in run_checks()]

@@ -1,0 +1,132 @@
+import json
+
+import pytest
+
+from realtime.ratelimit import TokenBucket
+from tests.helpers import established, receive_close
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+async def echo(ws):
+    connected, communicator = await ws("/ws/test/")
+    assert connected
+    return communicator, await established(communicator)
+
+
+async def test_connection_established_names_user_groups_and_instance(ws, alice_token, settings):
+    _, communicator = await ws("/ws/notifications/", subprotocols=["bearer", alice_token])
+    hello = await established(communicator)
+    assert hello["user"]["username"] == "alice"
+    assert hello["groups"] == [f"notifications.user.{hello['user']['id']}"]
+    assert hello["server"]["instance"] == settings.SERVER_INSTANCE_ID
+
+
+async def test_echo_is_open_to_anonymous_clients(ws):
+    communicator, hello = await echo(ws)
+    assert hello["user"] is None
+    await communicator.send_json_to({"type": "echo", "data": {"x": 1}})
+    assert await communicator.receive_json_from() == {"type": "echo", "data": {"x": 1}}
+
+
+@pytest.mark.parametrize("message", [{"type": "ping", "ts": 7}, {"action": "ping", "ts": 7}])
+async def test_ping_pong(ws, message):
+    communicator, _ = await echo(ws)
+    await communicator.send_json_to(message)
+    assert await communicator.receive_json_from() == {"type": "pong", "ts": 7}
+
+
+@pytest.mark.parametrize(
+    ("frame", "code"),
+    [
+        ("{not json", "invalid_json"),
+        ("[1, 2]", "invalid_message"),
+        ('{"type": "launch_rockets"}', "unknown_type"),
+        ('{"type": "__class__"}', "unknown_type"),
+        ('{"type": 5}', "unknown_type"),
+        ("{}", "unknown_type"),
+    ],
+)
+async def test_bad_input_gets_an_error_and_the_socket_stays_usable(ws, frame, code):
+    communicator, _ = await echo(ws)
+    await communicator.send_to(text_data=frame)
+    error = await communicator.receive_json_from()
+    assert error["type"] == "error" and error["code"] == code and error["message"]
+    await communicator.send_json_to({"type": "ping"})
+    assert (await communicator.receive_json_from())["type"] == "pong"
+
+
+async def test_binary_frames_are_refused_politely(ws):
+    communicator, _ = await echo(ws)
+    await communicator.send_to(bytes_data=b"\x00\x01")
+    assert (await communicator.receive_json_from())["code"] == "binary_not_supported"
+
+
+async def test_oversized_message_gets_error_then_policy_close(ws, settings):
+    settings.WS_MAX_MESSAGE_BYTES = 1024
+    communicator, _ = await echo(ws)
+    await communicator.send_to(text_data=json.dumps({"type": "echo", "data": "x" * 2000}))
+    assert (await communicator.receive_json_from())["code"] == "message_too_large"
+    assert await receive_close(communicator) == 4008
+
+
+async def test_message_at_the_limit_is_accepted(ws, settings):
+    settings.WS_MAX_MESSAGE_BYTES = 1024
+    communicator, _ = await echo(ws)
+    frame = json.dumps({"type": "echo", "data": ""})
+    frame = frame.replace('""', '"' + "y" * (1024 - len(frame)) + '"')
+    assert len(frame.encode()) == 1024
+    await communicator.send_to(text_data=frame)
+    assert (await communicator.receive_json_from())["type"] == "echo"
+
+
+async def test_flooding_closes_with_4008(ws, settings):
+    settings.WS_RATE_LIMIT_PER_SECOND = 1
+    settings.WS_RATE_LIMIT_BURST = 3
+    communicator, _ = await echo(ws)
+    for _ in range(4):
+        await communicator.send_json_to({"type": "ping"})
+    replies = [await communicator.receive_json_from() for _ in range(4)]
+    assert [r["type"] for r in replies] == ["pong", "pong", "pong", "error"]
+    assert replies[-1]["code"] == "rate_limited"
+    assert await receive_close(communicator) == 4008
+
+
+async def test_handler_crash_becomes_an_error_message(ws, monkeypatch):
+    from realtime.consumers import EchoConsumer
+
+    async def boom(self, content):
+        raise RuntimeError("bug")
+
+    monkeypatch.setattr(EchoConsumer, "handle_echo", boom)
+    communicator, _ = await echo(ws)
+    await communicator.send_json_to({"type": "echo"})
+    assert (await communicator.receive_json_from())["code"] == "internal_error"
+
+
+async def test_ops_feed_is_staff_only(ws, alice_token):
+    _, communicator = await ws("/ws/ops/", subprotocols=["bearer", alice_token])
+    assert await receive_close(communicator) == 4003
+
+
+async def test_ops_feed_shows_stats_and_live_connection_events(ws, carol, token_for, settings):
+    from asgiref.sync import sync_to_async
+
+    settings.OPS_STATS_INTERVAL_SECONDS = 60
+    _, ops = await ws("/ws/ops/", subprotocols=["bearer", await sync_to_async(token_for)(carol)])
+    await established(ops)
+    stats = await ops.receive_json_from()
+    assert stats["type"] == "stats" and stats["connections"]["ops"] >= 1
+    assert await ops.receive_json_from() == {"type": "connection_event", "route": "ops", "delta": 1}
+    echo_socket, _ = await echo(ws)
+    assert await ops.receive_json_from() == {"type": "connection_event", "route": "test", "delta": 1}
+    await echo_socket.disconnect()
+    assert await ops.receive_json_from() == {"type": "connection_event", "route": "test", "delta": -1}
+
+
+def test_token_bucket_refills_over_time():
+    now = [0.0]
+    bucket = TokenBucket(rate=2, burst=2, clock=lambda: now[0])
+    assert [bucket.allow() for _ in range(3)] == [True, True, False]
+    now[0] = 0.5
+    assert bucket.allow() and not bucket.allow()

@@ -1,0 +1,35 @@
+"""Helpers shared by the unit, live and browser tests."""
+
+import os
+import shutil
+
+import pytest
+
+CI = os.environ.get("CI", "").lower() == "true"
+ORIGIN = (b"origin", b"http://localhost")
+
+
+def require_tool(name, why):
+    """The path of tool `name`. Missing: skip locally, fail under CI=true (nothing is
+    skipped silently in CI)."""
+    path = shutil.which(name)
+    if path is None:
+        message = f"{name} is not installed ({why}); `bash .ci/run` installs it"
+        if CI:
+            pytest.fail(message, pytrace=False)
+        pytest.skip(message)
+    return path
+
+
+async def receive_close(communicator, timeout=2):
+    """Skip data frames until the close; return its code."""
+    while True:
+        message = await communicator.receive_output(timeout)
+        if message["type"] == "websocket.close":
+            return message.get("code")
+
+
+async def established(communicator):
+    message = await communicator.receive_json_from(timeout=2)
+    assert message["type"] == "connection_established", message
+    return message

@@ -1,0 +1,93 @@
+import threading
+import time
+
+import pytest
+from django.db import connection
+
+from tokens import store
+
+
+def test_token_round_trip_and_revoke(alice):
+    issued = store.issue_token(alice)
+    assert store.user_for_token(issued.value) == alice
+    assert store.revoke_token(issued.value) is True
+    assert store.user_for_token(issued.value) is None
+    assert store.revoke_token(issued.value) is False
+
+
+def test_tokens_are_random_and_stored_hashed(alice):
+    first, second = store.issue_token(alice), store.issue_token(alice)
+    assert first.value != second.value and len(first.value) >= 40
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT cache_key, value FROM token_cache")
+        rows = " ".join(f"{k} {v}" for k, v in cursor.fetchall())
+    assert first.value not in rows and second.value not in rows
+    assert store._digest(first.value) in rows
+
+
+def test_token_expires_after_its_ttl(alice):
+    issued = store.issue_token(alice, ttl=1)
+    assert store.user_for_token(issued.value) == alice
+    time.sleep(1.2)
+    assert store.user_for_token(issued.value) is None
+
+
+def test_expiry_is_checked_even_if_the_cache_still_returns_the_row(alice, monkeypatch):
+    issued = store.issue_token(alice, ttl=60)
+    monkeypatch.setattr(store.time, "time", lambda: issued.expires_at + 1)
+    assert store.user_for_token(issued.value) is None
+
+
+def test_inactive_users_tokens_stop_working(alice):
+    issued = store.issue_token(alice)
+    alice.is_active = False
+    alice.save()
+    assert store.user_for_token(issued.value) is None
+
+
+@pytest.mark.parametrize("raw", ["", None, "not-a-token", "a.b.c"])
+def test_unknown_tokens_are_rejected(db, raw):
+    assert store.user_for_token(raw) is None
+
+
+def test_ticket_is_single_use(alice):
+    ticket = store.issue_ticket(alice)
+    assert store.redeem_ticket(ticket.value) == alice
+    assert store.redeem_ticket(ticket.value) is None
+
+
+def test_ticket_lifetime_follows_the_setting(alice, settings):
+    settings.WS_TICKET_TTL_SECONDS = 1
+    ticket = store.issue_ticket(alice)
+    assert ticket.expires_in <= 1
+    time.sleep(1.2)
+    assert store.redeem_ticket(ticket.value) is None
+
+
+def test_a_token_is_not_a_ticket(alice):
+    token = store.issue_token(alice)
+    assert store.redeem_ticket(token.value) is None
+
+
+@pytest.mark.django_db(transaction=True)
+def test_ticket_redeemed_once_under_concurrent_use(django_user_model):
+    user = django_user_model.objects.create_user("racer", password="x")
+    ticket = store.issue_ticket(user).value
+    racers = 12
+    barrier = threading.Barrier(racers)
+    winners = []
+
+    def redeem():
+        barrier.wait()
+        try:
+            if store.redeem_ticket(ticket) is not None:
+                winners.append(1)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=redeem) for _ in range(racers)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert len(winners) == 1

@@ -1,0 +1,138 @@
+import logging
+
+import pytest
+from django.contrib.auth import BACKEND_SESSION_KEY, HASH_SESSION_KEY, SESSION_KEY
+from django.contrib.sessions.backends.db import SessionStore
+
+from tests.helpers import ORIGIN, established, receive_close
+from tokens import store
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+async def test_ticket(ws, alice_ticket):
+    connected, communicator = await ws(f"/ws/notifications/?ticket={alice_ticket}")
+    assert connected
+    hello = await established(communicator)
+    assert hello["user"]["username"] == "alice" and hello["auth_method"] == "ticket"
+
+
+async def test_ticket_cannot_be_replayed(ws, alice_ticket):
+    await ws(f"/ws/notifications/?ticket={alice_ticket}")
+    _, second = await ws(f"/ws/notifications/?ticket={alice_ticket}")
+    assert await receive_close(second) == 4001
+
+
+async def test_subprotocol_token_and_server_answers_the_marker_not_the_token(ws, alice_token):
+    token = alice_token
+    connected, communicator = await ws("/ws/notifications/", subprotocols=["bearer", token])
+    assert connected and communicator.subprotocol == "bearer"
+    assert (await established(communicator))["auth_method"] == "subprotocol:token"
+
+
+@pytest.mark.parametrize("keyword", [b"Token", b"Bearer"])
+async def test_authorization_header(ws, alice_token, keyword):
+    header = (b"authorization", keyword + b" " + alice_token.encode())
+    _, communicator = await ws("/ws/notifications/", headers=[ORIGIN, header])
+    assert (await established(communicator))["auth_method"] == "header:token"
+
+
+async def test_session_cookie(ws, alice):
+    session = SessionStore()
+    session[SESSION_KEY] = str(alice.pk)
+    session[BACKEND_SESSION_KEY] = "django.contrib.auth.backends.ModelBackend"
+    session[HASH_SESSION_KEY] = alice.get_session_auth_hash()
+    await session.asave()
+    cookie = (b"cookie", f"sessionid={session.session_key}".encode())
+    _, communicator = await ws("/ws/notifications/", headers=[ORIGIN, cookie])
+    hello = await established(communicator)
+    assert hello["auth_method"] == "session" and hello["user"]["username"] == "alice"
+
+
+async def test_query_token(ws, alice_token):
+    _, communicator = await ws(f"/ws/notifications/?token={alice_token}")
+    assert (await established(communicator))["auth_method"] == "query:token"
+
+
+async def test_query_token_can_be_disabled(ws, alice_token, settings):
+    settings.WS_ALLOW_QUERY_TOKEN = False
+    _, communicator = await ws(f"/ws/notifications/?token={alice_token}")
+    assert await receive_close(communicator) == 4001
+
+
+async def test_ticket_comes_first_and_a_bad_one_is_not_masked_by_a_good_token(ws, alice_token):
+    _, communicator = await ws(f"/ws/notifications/?ticket=bogus&token={alice_token}")
+    assert await receive_close(communicator) == 4001
+
+
+async def test_no_credentials_on_an_authenticated_route(ws, db):
+    _, communicator = await ws("/ws/notifications/")
+    assert await receive_close(communicator) == 4001
+
+
+async def test_rejection_is_logged_with_reason_but_never_the_token(ws, db, caplog):
+    secret = "s3cr3t-token-value-that-must-not-leak"
+    with caplog.at_level(logging.INFO):
+        _, communicator = await ws(f"/ws/notifications/?token={secret}")
+        assert await receive_close(communicator) == 4001
+    assert "invalid, expired or revoked token (query)" in caplog.text
+    assert "code=4001" in caplog.text
+    assert secret not in caplog.text
+
+
+async def test_expired_token(ws, alice_token, monkeypatch):
+    token = alice_token
+    real_time = store.time.time
+    monkeypatch.setattr(store.time, "time", lambda: real_time() + 13 * 3600)
+    _, communicator = await ws("/ws/notifications/", subprotocols=["bearer", token])
+    assert await receive_close(communicator) == 4001
+
+
+async def test_wrong_origin_is_refused_and_logged(ws, db, caplog):
+    with caplog.at_level(logging.WARNING):
+        connected, _ = await ws("/ws/test/", headers=[(b"origin", b"https://evil.example")])
+    assert not connected
+    assert "origin https://evil.example is not in ALLOWED_HOSTS" in caplog.text
+
+
+async def test_missing_origin_allowed_for_non_browser_clients_unless_disabled(ws, db, settings):
+    connected, _ = await ws("/ws/test/", headers=[])
+    assert connected
+    settings.WS_ALLOW_MISSING_ORIGIN = False
+    connected, _ = await ws("/ws/test/", headers=[])
+    assert not connected
+
+
+class TestJWT:
+    @pytest.fixture(autouse=True)
+    def enable_jwt(self, settings):
+        settings.TOKEN_VERIFIERS = ["tokens.verifiers.TokenStoreVerifier", "wsauth.jwt.SimpleJWTVerifier"]
+
+    def access_token(self, user):
+        from rest_framework_simplejwt.tokens import AccessToken
+
+        return str(AccessToken.for_user(user))
+
+    async def test_jwt_in_every_bearer_location(self, ws, alice):
+        from asgiref.sync import sync_to_async
+
+        jwt = await sync_to_async(self.access_token)(alice)
+        _, by_protocol = await ws("/ws/notifications/", subprotocols=["bearer", jwt])
+        assert (await established(by_protocol))["auth_method"] == "subprotocol:jwt"
+        _, by_header = await ws("/ws/notifications/", headers=[ORIGIN, (b"authorization", f"Bearer {jwt}".encode())])
+        assert (await established(by_header))["auth_method"] == "header:jwt"
+
+    async def test_tampered_jwt_is_refused(self, ws, alice):
+        from asgiref.sync import sync_to_async
+
+        jwt = await sync_to_async(self.access_token)(alice)
+        _, communicator = await ws("/ws/notifications/", subprotocols=["bearer", jwt[:-2] + "xx"])
+        assert await receive_close(communicator) == 4001
+
+    async def test_jwt_is_refused_when_the_backend_is_off(self, ws, alice, settings):
+        from asgiref.sync import sync_to_async
+
+        jwt = await sync_to_async(self.access_token)(alice)
+        settings.TOKEN_VERIFIERS = ["tokens.verifiers.TokenStoreVerifier"]
+        _, communicator = await ws("/ws/notifications/", subprotocols=["bearer", jwt])
+        assert await receive_close(communicator) == 4001
