@@ -21,11 +21,11 @@ class Membership(models.Model):
     joined_at = models.DateTimeField(auto_now_add=True)
     last_read = models.ForeignKey("Message", null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
 
-    def __str__(self):
-        return f"{self.user} in {self.conversation}"
-
     class Meta:
         constraints = [models.UniqueConstraint(fields=["conversation", "user"], name="unique_membership")]
+
+    def __str__(self):
+        return f"{self.user} in {self.conversation}"
 
 
 class Message(models.Model):

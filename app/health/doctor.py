@@ -205,7 +205,6 @@ class Doctor:
         return Step("websocket", PASS, f"{url}: 101, connection_established from {instance}")
 
     def check_ping(self):
-        url = ws_url(self.base, self.echo_path)
         try:
             with self._connect(self.echo_path) as ws:
                 self._first_message(ws)
@@ -237,6 +236,7 @@ class Doctor:
         return Step("auth", PASS, f"{url}: authenticated as {user}")
 
     def check_idle(self):
+        url = ws_url(self.base, self.echo_path)
         started = time.monotonic()
         try:
             with self._connect(self.echo_path) as ws:
@@ -252,7 +252,7 @@ class Doctor:
             return Step(
                 "idle",
                 FAIL,
-                f"dropped after {after:.0f}s idle ({type(error).__name__})",
+                f"{url}: dropped after {after:.0f}s idle ({type(error).__name__})",
                 "An idle socket was cut: a proxy's read timeout is shorter than the server's ping interval "
                 "(nginx proxy_read_timeout defaults to 60 s).",
                 "Raise proxy_read_timeout above daphne's --ping-interval (default 20 s), e.g. 300s.",
