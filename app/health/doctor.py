@@ -4,17 +4,27 @@ Every step returns a Step; a failed step carries the likely cause and the fix. T
 from symptoms to causes is the troubleshooting table of the README, executable.
 """
 
+import base64
+import http.client
 import json
+import os
 import time
 import urllib.error
 import urllib.request
 from dataclasses import dataclass
 from urllib.parse import urlsplit, urlunsplit
 
-from websockets.exceptions import ConnectionClosed, InvalidStatus, WebSocketException
+from websockets.exceptions import ConnectionClosed, InvalidMessage, InvalidStatus, WebSocketException
 from websockets.sync.client import connect
 
 PASS, WARN, FAIL = "pass", "warn", "fail"
+
+UPGRADE_DROPPED = (
+    "The app serves WebSockets at this path (its health report says ASGI, route present), yet the "
+    "handshake arrived as plain HTTP: a proxy in front drops the Upgrade/Connection headers.",
+    "nginx: proxy_http_version 1.1; proxy_set_header Upgrade $http_upgrade; "
+    "proxy_set_header Connection $connection_upgrade;",
+)
 
 HANDSHAKE_CAUSES = {
     404: (
@@ -109,6 +119,7 @@ class Doctor:
         self.idle = idle
         self.echo_path = echo_path
         self.auth_path = auth_path
+        self.health_report = {}
 
     def run(self):
         steps = [self.check_http(), self.check_health()]
@@ -144,6 +155,7 @@ class Doctor:
         except (OSError, ValueError, urllib.error.URLError) as error:
             return Step("health", FAIL, f"{url}: {error}", "The health endpoint is unreachable or not JSON.",
                         "Check the server log.")
+        self.health_report = report
         recommendations = "; ".join(report.get("recommendations", []))
         overall = report.get("status")
         if overall == "ok":
@@ -165,12 +177,39 @@ class Doctor:
             **kwargs,
         )
 
+    def _raw_handshake_status(self, url):
+        """Status of a handshake sent with http.client, which also reads responses the
+        WebSocket client refuses to parse (HTTP/1.0 servers, odd proxies)."""
+        parts = urlsplit(url)
+        connection_class = http.client.HTTPSConnection if parts.scheme == "wss" else http.client.HTTPConnection
+        connection = connection_class(parts.hostname, parts.port, timeout=self.timeout)
+        try:
+            connection.request("GET", parts.path or "/", headers={
+                "Upgrade": "websocket",
+                "Connection": "Upgrade",
+                "Sec-WebSocket-Version": "13",
+                "Sec-WebSocket-Key": base64.b64encode(os.urandom(16)).decode(),
+                "Origin": self.origin,
+            })
+            response = connection.getresponse()
+            return response.status, response.version
+        except (OSError, http.client.HTTPException):
+            return None, None
+        finally:
+            connection.close()
+
     def _handshake_failure(self, name, url, error):
+        code = None
         if isinstance(error, InvalidStatus):
             code = error.response.status_code
+        elif isinstance(error, InvalidMessage):
+            code, _ = self._raw_handshake_status(url)
+        if code is not None:
             cause, fix = HANDSHAKE_CAUSES.get(
                 code, (f"The server answered HTTP {code} instead of 101.", "Check the proxy and server logs.")
             )
+            if code == 404 and self._app_serves(url):
+                cause, fix = UPGRADE_DROPPED
             return Step(name, FAIL, f"{url}: HTTP {code}", cause, fix)
         if isinstance(error, (ConnectionRefusedError, OSError)) and not isinstance(error, TimeoutError):
             return _unreachable(name, url, error)
@@ -181,6 +220,12 @@ class Doctor:
         return Step(name, FAIL, f"{url}: {type(error).__name__}: {error}",
                     "The handshake response was not a WebSocket upgrade: a proxy in between answers instead.",
                     "Check the proxy's /ws/ location and Upgrade headers.")
+
+    def _app_serves(self, url):
+        checks = self.health_report.get("checks", {})
+        interface = checks.get("server", {}).get("detail", {}).get("interface")
+        routes = checks.get("websocket_routes", {}).get("detail", {}).get("routes", [])
+        return interface == "asgi" and urlsplit(url).path in routes
 
     def _first_message(self, ws):
         try:

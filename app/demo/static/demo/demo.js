@@ -60,7 +60,10 @@ async function start(user) {
     let typingTimer;
     chat
       .on("state", ({ state }) => setStatus(state))
-      .on("message", ({ message }) => showMessage(message))
+      .on("message", ({ message }) => {
+        showMessage(message);
+        if ($("typing").textContent.startsWith(`${message.sender.username} `)) $("typing").textContent = "";
+      })
       .on("typing", ({ user: who, is_typing }) => {
         $("typing").textContent = is_typing ? `${who.username} is typing…` : "";
         clearTimeout(typingTimer);

@@ -1,0 +1,35 @@
+"""Two real daphne processes on one database: a token or ticket issued by one is honoured
+by the other, and a logout on one is seen by the other (DatabaseCache, not LocMemCache)."""
+
+import pytest
+from websockets.exceptions import ConnectionClosed
+
+from .client import http, login, receive, ticket, ws_connect
+
+
+@pytest.fixture
+def pair(start_daphne):
+    return start_daphne("proc-a"), start_daphne("proc-b")
+
+
+async def test_token_from_one_process_works_on_the_other(pair):
+    a, b = pair
+    token = login(a)
+    status, me = http("GET", b.base_url + "/api/auth/me/", token=token)
+    assert status == 200 and me["username"] == "alice"
+    async with ws_connect(b, "/ws/notifications/", token=token) as ws:
+        hello = await receive(ws)
+        assert hello["user"]["username"] == "alice" and hello["server"]["instance"] == "proc-b"
+    async with ws_connect(b, f"/ws/notifications/?ticket={ticket(a, token)}") as ws:
+        assert (await receive(ws))["auth_method"] == "ticket"
+
+
+async def test_logout_on_one_process_revokes_everywhere(pair):
+    a, b = pair
+    token = login(a, "bob")
+    assert http("POST", a.base_url + "/api/auth/logout/", token=token)[0] == 204
+    assert http("GET", b.base_url + "/api/auth/me/", token=token)[0] == 401
+    async with ws_connect(b, "/ws/notifications/", token=token) as ws:
+        with pytest.raises(ConnectionClosed) as closed:
+            await receive(ws)
+    assert closed.value.rcvd.code == 4001

@@ -1,0 +1,135 @@
+"""Real processes for live tests and benchmarks: redis-server and daphne on loopback.
+
+Each process gets a free port, a log file, and is stopped (then killed) at teardown.
+"""
+
+import os
+import secrets
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+APP_DIR = Path(__file__).resolve().parents[1]
+DEMO_PASSWORD = "live-demo-password-1"
+
+
+def free_port():
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def wait_until(predicate, timeout, what, process=None, log=None):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process is not None and process.poll() is not None:
+            raise RuntimeError(f"{what} exited with {process.returncode}:\n{_tail(log)}")
+        try:
+            if predicate():
+                return
+        except OSError:
+            pass
+        time.sleep(0.1)
+    raise TimeoutError(f"{what} not ready after {timeout}s:\n{_tail(log)}")
+
+
+def _tail(path, lines=40):
+    if not path or not Path(path).exists():
+        return ""
+    return "\n".join(Path(path).read_text(errors="replace").splitlines()[-lines:])
+
+
+class Process:
+    def __init__(self, args, log_path, env=None, cwd=None):
+        self.log_path = Path(log_path)
+        self.log = open(self.log_path, "ab")  # noqa: SIM115 - closed in stop()
+        self.popen = subprocess.Popen(
+            args, stdout=self.log, stderr=subprocess.STDOUT, env=env, cwd=cwd, start_new_session=True
+        )
+
+    def stop(self, timeout=10):
+        if self.popen.poll() is None:
+            os.killpg(self.popen.pid, signal.SIGTERM)
+            try:
+                self.popen.wait(timeout)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.popen.pid, signal.SIGKILL)
+                self.popen.wait()
+        self.log.close()
+
+    def read_log(self):
+        return self.log_path.read_text(errors="replace")
+
+
+class RedisServer(Process):
+    def __init__(self, binary, workdir):
+        self.port = free_port()
+        self.url = f"redis://127.0.0.1:{self.port}/0"
+        super().__init__(
+            [binary, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
+             "--dir", str(workdir), "--maxclients", "10000"],
+            Path(workdir) / "redis.log",
+        )
+        wait_until(self.ping, 15, "redis-server", self.popen, self.log_path)
+
+    def ping(self):
+        with socket.create_connection(("127.0.0.1", self.port), timeout=1) as sock:
+            sock.sendall(b"PING\r\n")
+            return sock.recv(16).startswith(b"+PONG")
+
+
+def django_env(settings_module, database_url, **extra):
+    """Environment for a manage.py / daphne child: only what the app reads, plus PATH."""
+    env = {
+        "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+        "HOME": os.environ.get("HOME", "/tmp"),
+        "DJANGO_SETTINGS_MODULE": settings_module,
+        "DATABASE_URL": database_url,
+        "SECRET_KEY": secrets.token_urlsafe(50),
+        "ALLOWED_HOSTS": "127.0.0.1,localhost",
+        "SECURE_SSL_REDIRECT": "false",
+        "PYTHONUNBUFFERED": "1",
+    }
+    env.update({k: str(v) for k, v in extra.items()})
+    return env
+
+
+def manage(env, *args):
+    result = subprocess.run(
+        [sys.executable, "manage.py", *args], cwd=APP_DIR, env=env, capture_output=True, text=True, timeout=120
+    )
+    if result.returncode != 0:
+        raise RuntimeError(f"manage.py {' '.join(args)} failed:\n{result.stdout}\n{result.stderr}")
+    return result.stdout
+
+
+def prepare_database(env, demo_password):
+    manage(env, "migrate", "--verbosity", "0")
+    manage(env, "createcachetable")
+    manage(env, "seed_demo", "--password", demo_password, "--allow-production")
+
+
+class Daphne(Process):
+    """One daphne process serving config.asgi on 127.0.0.1:<port>."""
+
+    def __init__(self, env, log_path, extra_args=()):
+        self.port = free_port()
+        self.base_url = f"http://127.0.0.1:{self.port}"
+        self.ws_base = f"ws://127.0.0.1:{self.port}"
+        self.instance = env.get("SERVER_INSTANCE_ID")
+        super().__init__(
+            [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(self.port), *extra_args,
+             "config.asgi:application"],
+            log_path,
+            env=env,
+            cwd=APP_DIR,
+        )
+        wait_until(self.healthy, 30, f"daphne on port {self.port}", self.popen, self.log_path)
+
+    def healthy(self):
+        with urllib.request.urlopen(self.base_url + "/healthz", timeout=1) as response:  # noqa: S310
+            return response.status == 200
