@@ -25,7 +25,8 @@ def http(method, url, token=None, body=None):
 
 
 def login(server, username="alice"):
-    status, body = http("POST", server.base_url + "/api/auth/login/", body={"username": username, "password": DEMO_PASSWORD})
+    credentials = {"username": username, "password": DEMO_PASSWORD}
+    status, body = http("POST", server.base_url + "/api/auth/login/", body=credentials)
     assert status == 200, body
     return body["token"]
 
