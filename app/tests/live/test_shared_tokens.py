@@ -1,6 +1,8 @@
 """Two real daphne processes on one database: a token or ticket issued by one is honoured
 by the other, and a logout on one is seen by the other (DatabaseCache, not LocMemCache)."""
 
+import asyncio
+
 import pytest
 from websockets.exceptions import ConnectionClosed
 
@@ -33,3 +35,23 @@ async def test_logout_on_one_process_revokes_everywhere(pair):
         with pytest.raises(ConnectionClosed) as closed:
             await receive(ws)
     assert closed.value.rcvd.code == 4001
+
+
+async def test_one_ticket_raced_by_concurrent_handshakes_on_two_processes(pair):
+    a, b = pair
+    one_time = ticket(a, login(a))
+    gate = asyncio.Event()
+
+    async def attempt(server):
+        await gate.wait()
+        async with ws_connect(server, f"/ws/notifications/?ticket={one_time}") as ws:
+            try:
+                return (await receive(ws))["type"]
+            except ConnectionClosed as closed:
+                return closed.rcvd.code
+
+    tasks = [asyncio.create_task(attempt(server)) for server in (a, b) * 10]
+    await asyncio.sleep(0.1)
+    gate.set()
+    outcomes = await asyncio.gather(*tasks)
+    assert sorted(outcomes, key=str) == [4001] * 19 + ["connection_established"], outcomes
