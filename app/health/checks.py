@@ -25,6 +25,11 @@ class Check:
     recommendation: str = ""
 
 
+def failed(name, detail, error, recommendation):
+    """A FAIL check that records which exception the probe hit."""
+    return Check(name, FAIL, {**detail, "error": f"{type(error).__name__}: {error}"}, recommendation)
+
+
 def _safe_url(url):
     """redis://host:port/db without credentials, for display."""
     parts = urlsplit(url)
@@ -39,7 +44,7 @@ def check_asgi():
     try:
         app = import_string(settings.ASGI_APPLICATION)
     except Exception as error:  # noqa: BLE001 - report any import failure
-        return Check("asgi", FAIL, {"error": str(error)}, "ASGI_APPLICATION cannot be imported; fix the error above.")
+        return failed("asgi", {}, error, "ASGI_APPLICATION cannot be imported: fix the error shown in detail.")
     return Check("asgi", OK, {"application": settings.ASGI_APPLICATION, "type": type(app).__name__})
 
 
@@ -57,11 +62,10 @@ async def check_channel_layer():
         message = await asyncio.wait_for(layer.receive(channel), timeout=2)
         detail["round_trip_ms"] = round((time.perf_counter() - started) * 1000, 2)
     except Exception as error:  # noqa: BLE001
-        detail["error"] = f"{type(error).__name__}: {error}"
-        return Check(
+        return failed(
             "channel_layer",
-            FAIL,
             detail,
+            error,
             "A message could not travel through the channel layer: check that Redis is up and REDIS_URL is right.",
         )
     if message.get("marker") != marker:
@@ -91,8 +95,7 @@ async def check_redis():
         info = await client.info("server")
         detail["version"] = info.get("redis_version") or info.get("valkey_version")
     except Exception as error:  # noqa: BLE001
-        detail["error"] = f"{type(error).__name__}: {error}"
-        return Check("redis", FAIL, detail, "Redis does not answer PING: start redis-server or fix REDIS_URL.")
+        return failed("redis", detail, error, "Redis does not answer PING: start redis-server or fix REDIS_URL.")
     finally:
         await client.aclose()
     return Check("redis", OK, detail)
@@ -108,12 +111,8 @@ def check_token_cache():
         value = cache.get(key)
         cache.delete(key)
     except Exception as error:  # noqa: BLE001
-        detail["error"] = f"{type(error).__name__}: {error}"
-        return Check(
-            "token_cache",
-            FAIL,
-            detail,
-            "The token cache cannot be written: run `python manage.py createcachetable`.",
+        return failed(
+            "token_cache", detail, error, "The token cache cannot be written: run `python manage.py createcachetable`."
         )
     if value != "1":
         return Check("token_cache", FAIL, detail, "A value written to the token cache could not be read back.")
@@ -134,8 +133,7 @@ def check_database():
             cursor.execute("SELECT 1")
             cursor.fetchone()
     except Exception as error:  # noqa: BLE001
-        detail["error"] = f"{type(error).__name__}: {error}"
-        return Check("database", FAIL, detail, "The database does not answer: check DATABASE_URL and run migrate.")
+        return failed("database", detail, error, "The database does not answer: check DATABASE_URL and run migrate.")
     return Check("database", OK, detail)
 
 
