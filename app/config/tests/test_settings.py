@@ -78,3 +78,17 @@ def test_daphne_precedes_staticfiles_so_runserver_speaks_websocket():
     apps = settings.INSTALLED_APPS
     assert apps.index("daphne") < apps.index("django.contrib.staticfiles")
     assert settings.ASGI_APPLICATION == "config.asgi.application"
+
+
+def test_jwt_backend_is_switched_on_by_one_setting():
+    result = manage(
+        "shell",
+        "-c",
+        "from django.conf import settings; print(settings.TOKEN_VERIFIERS[-1], "
+        "settings.REST_FRAMEWORK['DEFAULT_AUTHENTICATION_CLASSES'][-1])",
+        env_overrides={"WS_AUTH_JWT": "true"},
+    )
+    assert result.stdout.splitlines()[-1].split() == [
+        "wsauth.jwt.SimpleJWTVerifier",
+        "rest_framework_simplejwt.authentication.JWTAuthentication",
+    ], result.stderr
