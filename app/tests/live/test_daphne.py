@@ -42,3 +42,33 @@ async def test_credentials_never_reach_the_log(server):
     assert "WSCONNECT /ws/notifications/" in log  # the access log is on, and path-only
     assert "already used ticket" in log and "code=4001" in log
     assert token not in log and one_time not in log
+
+
+async def test_runserver_serves_websockets(tmp_path, database_url):
+    """`manage.py runserver` (what `make run` starts) speaks WebSocket, because daphne is first
+    in INSTALLED_APPS."""
+    import sys
+    import urllib.request
+    from types import SimpleNamespace
+
+    from tests.processes import APP_DIR, Process, django_env, free_port, wait_until
+
+    port = free_port()
+    env = django_env("config.settings.dev", database_url)
+    process = Process(
+        [sys.executable, "manage.py", "runserver", "--noreload", f"127.0.0.1:{port}"],
+        tmp_path / "runserver.log", env=env, cwd=APP_DIR,
+    )
+    try:
+        wait_until(
+            lambda: urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=1).status == 200,  # noqa: S310
+            30, "runserver", process.popen, process.log_path,
+        )
+        server = SimpleNamespace(ws_base=f"ws://127.0.0.1:{port}")
+        async with ws_connect(server, "/ws/test/") as ws:
+            assert (await receive(ws))["type"] == "connection_established"
+            await ws.send(json.dumps({"action": "ping"}))
+            assert (await receive(ws))["type"] == "pong"
+    finally:
+        process.stop()
+    assert "Starting ASGI/Daphne" in process.read_log()
