@@ -51,6 +51,20 @@ class Process:
             args, stdout=self.log, stderr=subprocess.STDOUT, env=env, cwd=cwd, start_new_session=True
         )
 
+    def await_ready(self, predicate, timeout, what):
+        """Wait for predicate(); on failure stop the process, so a failed start leaks nothing."""
+        try:
+            wait_until(predicate, timeout, what, self.popen, self.log_path)
+        except BaseException:
+            self.stop()
+            raise
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.stop()
+
     def stop(self, timeout=10):
         if self.popen.poll() is None:
             os.killpg(self.popen.pid, signal.SIGTERM)
@@ -74,7 +88,7 @@ class RedisServer(Process):
              "--dir", str(workdir), "--maxclients", "10000"],
             Path(workdir) / "redis.log",
         )
-        wait_until(self.ping, 15, "redis-server", self.popen, self.log_path)
+        self.await_ready(self.ping, 15, "redis-server")
 
     def ping(self):
         with socket.create_connection(("127.0.0.1", self.port), timeout=1) as sock:
@@ -113,23 +127,56 @@ def prepare_database(env, demo_password):
     manage(env, "seed_demo", "--password", demo_password, "--allow-production")
 
 
-class Daphne(Process):
-    """One daphne process serving config.asgi on 127.0.0.1:<port>."""
+class DjangoServer(Process):
+    """This project served on 127.0.0.1:<free port> by `command(port)`; ready once /healthz answers 200."""
 
-    def __init__(self, env, log_path, extra_args=()):
+    def __init__(self, command, env, log_path, name, ready_timeout=30):
         self.port = free_port()
         self.base_url = f"http://127.0.0.1:{self.port}"
         self.ws_base = f"ws://127.0.0.1:{self.port}"
-        self.instance = env.get("SERVER_INSTANCE_ID")
-        super().__init__(
-            [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(self.port), *extra_args,
-             "config.asgi:application"],
-            log_path,
-            env=env,
-            cwd=APP_DIR,
-        )
-        wait_until(self.healthy, 30, f"daphne on port {self.port}", self.popen, self.log_path)
+        super().__init__(command(self.port), log_path, env=env, cwd=APP_DIR)
+        self.await_ready(self.healthy, ready_timeout, f"{name} on port {self.port}")
 
     def healthy(self):
         with urllib.request.urlopen(self.base_url + "/healthz", timeout=1) as response:  # noqa: S310
             return response.status == 200
+
+
+class Daphne(DjangoServer):
+    """One daphne process serving config.asgi."""
+
+    def __init__(self, env, log_path, extra_args=()):
+        self.instance = env.get("SERVER_INSTANCE_ID")
+        super().__init__(
+            lambda port: [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port), *extra_args,
+                          "config.asgi:application"],
+            env,
+            log_path,
+            "daphne",
+        )
+
+
+def runserver(env, log_path):
+    """`manage.py runserver`, what `make run` starts."""
+    return DjangoServer(
+        lambda port: [sys.executable, "manage.py", "runserver", "--noreload", f"127.0.0.1:{port}"],
+        env,
+        log_path,
+        "runserver",
+    )
+
+
+def wsgi_server(env, log_path):
+    """The same project over WSGI (wsgiref): what a WSGI-only deployment looks like."""
+    return DjangoServer(
+        lambda port: [
+            sys.executable,
+            "-c",
+            "from django.core.wsgi import get_wsgi_application; from wsgiref.simple_server import make_server; "
+            f"make_server('127.0.0.1', {port}, get_wsgi_application()).serve_forever()",
+        ],
+        env,
+        log_path,
+        "wsgi server",
+        ready_timeout=20,
+    )

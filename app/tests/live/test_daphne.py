@@ -6,6 +6,8 @@ import json
 import pytest
 from websockets.exceptions import ConnectionClosed
 
+from tests.processes import django_env, runserver
+
 from .client import login, receive, ticket, ws_connect
 
 
@@ -47,28 +49,9 @@ async def test_credentials_never_reach_the_log(server):
 async def test_runserver_serves_websockets(tmp_path, database_url):
     """`manage.py runserver` (what `make run` starts) speaks WebSocket, because daphne is first
     in INSTALLED_APPS."""
-    import sys
-    import urllib.request
-    from types import SimpleNamespace
-
-    from tests.processes import APP_DIR, Process, django_env, free_port, wait_until
-
-    port = free_port()
-    env = django_env("config.settings.dev", database_url)
-    process = Process(
-        [sys.executable, "manage.py", "runserver", "--noreload", f"127.0.0.1:{port}"],
-        tmp_path / "runserver.log", env=env, cwd=APP_DIR,
-    )
-    try:
-        wait_until(
-            lambda: urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=1).status == 200,  # noqa: S310
-            30, "runserver", process.popen, process.log_path,
-        )
-        server = SimpleNamespace(ws_base=f"ws://127.0.0.1:{port}")
+    with runserver(django_env("config.settings.dev", database_url), tmp_path / "runserver.log") as server:
         async with ws_connect(server, "/ws/test/") as ws:
             assert (await receive(ws))["type"] == "connection_established"
             await ws.send(json.dumps({"action": "ping"}))
             assert (await receive(ws))["type"] == "pong"
-    finally:
-        process.stop()
-    assert "Starting ASGI/Daphne" in process.read_log()
+    assert "Starting ASGI/Daphne" in server.read_log()

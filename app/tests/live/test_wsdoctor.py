@@ -5,7 +5,7 @@ import sys
 
 import pytest
 
-from tests.processes import APP_DIR, Process, django_env, free_port, wait_until
+from tests.processes import APP_DIR, django_env, free_port, wsgi_server
 from tests.proxies import MisbehavingProxy
 
 from .client import login
@@ -43,23 +43,9 @@ def test_nothing_listening(db):
 
 def test_wsgi_only_server_means_no_asgi(tmp_path, database_url):
     """The same Django project served over WSGI: HTTP works, /ws/ is a 404."""
-    port = free_port()
     env = django_env("config.settings.dev", database_url, DJANGO_DEBUG="false")
-    script = (
-        "from django.core.wsgi import get_wsgi_application; from wsgiref.simple_server import make_server; "
-        f"make_server('127.0.0.1', {port}, get_wsgi_application()).serve_forever()"
-    )
-    server = Process([sys.executable, "-c", script], tmp_path / "wsgi.log", env=env, cwd=APP_DIR)
-    try:
-        import urllib.request
-
-        wait_until(
-            lambda: urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=1).status == 200,  # noqa: S310
-            20, "wsgi server", server.popen, server.log_path,
-        )
-        code, out = wsdoctor(f"http://127.0.0.1:{port}")
-    finally:
-        server.stop()
+    with wsgi_server(env, tmp_path / "wsgi.log") as server:
+        code, out = wsdoctor(server.base_url)
     assert code == 1
     assert "HTTP 404" in out and "no ASGI server" in out
     assert "serves WSGI, which cannot speak WebSocket" in out  # from the health report
