@@ -22,12 +22,14 @@ class TokenStoreVerifier:
 
 
 @cache
-def _load(paths):
+def instances(paths):
+    """One instance of each class named by the dotted paths, built once per tuple of paths
+    (a settings override builds a new set). Used for TOKEN_VERIFIERS and WS_AUTH_BACKENDS."""
     return [import_string(path)() for path in paths]
 
 
 def get_verifiers():
-    return _load(tuple(settings.TOKEN_VERIFIERS))
+    return instances(tuple(settings.TOKEN_VERIFIERS))
 
 
 def verify_token(raw):

@@ -5,21 +5,15 @@ client gets a close code it can act on instead of a bare HTTP 403.
 Scope keys set: user, auth_method, auth_error, auth_subprotocol.
 """
 
-from functools import cache
-
 from channels.sessions import SessionMiddlewareStack
 from django.conf import settings
 from django.contrib.auth.models import AnonymousUser
-from django.utils.module_loading import import_string
 
-
-@cache
-def _load(paths):
-    return [import_string(path)() for path in paths]
+from tokens.verifiers import instances
 
 
 def get_backends():
-    return _load(tuple(settings.WS_AUTH_BACKENDS))
+    return instances(tuple(settings.WS_AUTH_BACKENDS))
 
 
 async def authenticate_scope(scope):
