@@ -191,10 +191,9 @@ class Doctor:
                 "Sec-WebSocket-Key": base64.b64encode(os.urandom(16)).decode(),
                 "Origin": self.origin,
             })
-            response = connection.getresponse()
-            return response.status, response.version
+            return connection.getresponse().status
         except (OSError, http.client.HTTPException):
-            return None, None
+            return None
         finally:
             connection.close()
 
@@ -203,7 +202,7 @@ class Doctor:
         if isinstance(error, InvalidStatus):
             code = error.response.status_code
         elif isinstance(error, InvalidMessage):
-            code, _ = self._raw_handshake_status(url)
+            code = self._raw_handshake_status(url)
         if code is not None:
             cause, fix = HANDSHAKE_CAUSES.get(
                 code, (f"The server answered HTTP {code} instead of 101.", "Check the proxy and server logs.")
@@ -211,12 +210,12 @@ class Doctor:
             if code == 404 and self._app_serves(url):
                 cause, fix = UPGRADE_DROPPED
             return Step(name, FAIL, f"{url}: HTTP {code}", cause, fix)
-        if isinstance(error, (ConnectionRefusedError, OSError)) and not isinstance(error, TimeoutError):
-            return _unreachable(name, url, error)
-        if isinstance(error, TimeoutError):
+        if isinstance(error, TimeoutError):  # before OSError, its base class
             return Step(name, FAIL, f"{url}: no handshake answer in {self.timeout}s",
                         "The server or a proxy holds the handshake without answering.",
                         "Check that /ws/ reaches daphne and that daphne is not overloaded.")
+        if isinstance(error, OSError):
+            return _unreachable(name, url, error)
         return Step(name, FAIL, f"{url}: {type(error).__name__}: {error}",
                     "The handshake response was not a WebSocket upgrade: a proxy in between answers instead.",
                     "Check the proxy's /ws/ location and Upgrade headers.")
