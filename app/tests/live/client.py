@@ -1,5 +1,6 @@
 """A plain HTTP + WebSocket client for live tests (websockets' asyncio client, urllib)."""
 
+import asyncio
 import json
 import urllib.error
 import urllib.request
@@ -50,8 +51,6 @@ def ws_connect(server, path, token=None, **kwargs):
 
 
 async def receive(ws, kind=None, timeout=5):
-    import asyncio
-
     while True:
         message = json.loads(await asyncio.wait_for(ws.recv(), timeout))
         if kind is None or message["type"] == kind:

@@ -64,7 +64,7 @@ async def test_burst_of_concurrent_connects_on_one_process(start_daphne, redis_s
 
     async def one():
         await gate.wait()
-        ws = await ws_connect(server, "/ws/notifications/", token=token, open_timeout=60).__aenter__()
+        ws = await ws_connect(server, "/ws/notifications/", token=token, open_timeout=60)
         sockets.append(ws)
         return (await receive(ws, timeout=60))["type"]
 
