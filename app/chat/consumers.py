@@ -21,7 +21,7 @@ class ChatConsumer(JsonProtocolConsumer):
         return f"chat.{self.conversation_id}"
 
     async def authorize(self):
-        access = await database_sync_to_async(services.conversation_access)(self.conversation_id, self.user)
+        access, _ = await database_sync_to_async(services.conversation_access)(self.conversation_id, self.user)
         if access == "not_found":
             return self.refuse(protocol.NOT_FOUND, f"conversation {self.conversation_id} does not exist")
         if access == "forbidden":

@@ -13,13 +13,13 @@ class ChatError(ValueError):
 
 
 def conversation_access(conversation_id, user):
-    """'ok', 'not_found' or 'forbidden' for this user and conversation id."""
+    """('ok' | 'not_found' | 'forbidden', the conversation or None) for this user and id."""
     conversation = Conversation.objects.filter(pk=conversation_id).first()
     if conversation is None:
-        return "not_found"
+        return "not_found", None
     if not Membership.objects.filter(conversation=conversation, user=user).exists():
-        return "forbidden"
-    return "ok"
+        return "forbidden", conversation
+    return "ok", conversation
 
 
 def broadcast(group, event):

@@ -1,20 +1,19 @@
-from django.shortcuts import get_object_or_404
 from rest_framework import serializers, status
 from rest_framework.exceptions import NotFound, PermissionDenied, ValidationError
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from . import services
-from .models import Conversation, Message
+from .models import Message
 
 
 def _member_conversation(conversation_id, user):
-    access = services.conversation_access(conversation_id, user)
+    access, conversation = services.conversation_access(conversation_id, user)
     if access == "not_found":
         raise NotFound("No such conversation.")
     if access == "forbidden":
         raise PermissionDenied("You are not a member of this conversation.")
-    return get_object_or_404(Conversation, pk=conversation_id)
+    return conversation
 
 
 class ConversationListView(APIView):
