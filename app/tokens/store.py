@@ -17,6 +17,10 @@ TOKEN_PREFIX = "token:"
 TICKET_PREFIX = "ticket:"
 
 
+class CredentialNotStored(RuntimeError):
+    """The cache did not store a new credential (DatabaseCache swallows write errors)."""
+
+
 @dataclass(frozen=True)
 class IssuedCredential:
     value: str
@@ -43,7 +47,10 @@ def looks_like_jwt(raw):
 def _issue(prefix, user, ttl):
     raw = secrets.token_urlsafe(32)
     expires_at = time.time() + ttl
-    _cache().set(prefix + _digest(raw), {"user_id": user.pk, "expires_at": expires_at}, timeout=ttl)
+    # add(), not set(): only add() reports whether the row was written, and a credential
+    # handed out without its row would fail later as a mysterious 401/4001.
+    if not _cache().add(prefix + _digest(raw), {"user_id": user.pk, "expires_at": expires_at}, timeout=ttl):
+        raise CredentialNotStored(f"the token store did not save a new {prefix.rstrip(':')}")
     return IssuedCredential(raw, expires_at)
 
 

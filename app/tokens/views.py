@@ -1,6 +1,7 @@
 from datetime import UTC, datetime
 
 from rest_framework import permissions, status
+from rest_framework.exceptions import APIException
 from rest_framework.response import Response
 from rest_framework.throttling import ScopedRateThrottle
 from rest_framework.views import APIView
@@ -11,6 +12,19 @@ from .serializers import LoginSerializer, UserSerializer
 
 def _iso(timestamp):
     return datetime.fromtimestamp(timestamp, tz=UTC).isoformat()
+
+
+class TokenStoreBusy(APIException):
+    status_code = status.HTTP_503_SERVICE_UNAVAILABLE
+    default_detail = "The token store could not save the credential (database busy or unavailable); try again."
+    default_code = "token_store_busy"
+
+
+def _issue(issue, user):
+    try:
+        return issue(user)
+    except store.CredentialNotStored:
+        raise TokenStoreBusy from None
 
 
 class LoginView(APIView):
@@ -25,7 +39,7 @@ class LoginView(APIView):
         serializer = LoginSerializer(data=request.data, context={"request": request})
         serializer.is_valid(raise_exception=True)
         user = serializer.validated_data["user"]
-        token = store.issue_token(user)
+        token = _issue(store.issue_token, user)
         return Response(
             {
                 "token": token.value,
@@ -61,5 +75,5 @@ class WebSocketTicketView(APIView):
     throttle_scope = "ws_ticket"
 
     def post(self, request):
-        ticket = store.issue_ticket(request.user)
+        ticket = _issue(store.issue_ticket, request.user)
         return Response({"ticket": ticket.value, "expires_in": ticket.expires_in}, status=status.HTTP_201_CREATED)

@@ -55,3 +55,30 @@ async def test_one_ticket_raced_by_concurrent_handshakes_on_two_processes(pair):
     gate.set()
     outcomes = await asyncio.gather(*tasks)
     assert sorted(outcomes, key=str) == [4001] * 19 + ["connection_established"], outcomes
+
+
+async def test_every_credential_issued_under_concurrent_writes_works(pair):
+    """Logins and tickets issued at the same moment on two processes all exist: a write that
+    loses a database lock must wait or fail loudly, never hand out a credential that was not
+    stored (DatabaseCache swallows write errors by design)."""
+    a, b = pair
+    token = login(a)
+
+    def issue_many(server):
+        return [ticket(server, token) for _ in range(5)]
+
+    batches = await asyncio.gather(*(asyncio.to_thread(issue_many, server) for server in (a, b) * 4))
+    tickets = [one for batch in batches for one in batch]
+    tokens = await asyncio.gather(*(asyncio.to_thread(login, server, "bob") for server in (a, b) * 4))
+
+    async def works(server, query):
+        async with ws_connect(server, f"/ws/notifications/?{query}") as ws:
+            try:
+                return (await receive(ws))["type"]
+            except ConnectionClosed as closed:
+                return closed.rcvd.code
+
+    outcomes = await asyncio.gather(
+        *(works(b, f"ticket={one}") for one in tickets), *(works(a, f"token={one}") for one in tokens)
+    )
+    assert outcomes == ["connection_established"] * len(outcomes), outcomes

@@ -84,3 +84,10 @@ def test_login_is_throttled(client, alice, monkeypatch):
         assert [login(client, password="x").status_code for _ in range(3)] == [400, 400, 429]
     finally:
         cache.clear()
+
+
+def test_unstored_token_is_a_503_with_advice(client, alice, monkeypatch):
+    monkeypatch.setattr(store._cache(), "add", lambda *args, **kwargs: False)
+    response = login(client)
+    assert response.status_code == 503
+    assert "try again" in response.json()["detail"]

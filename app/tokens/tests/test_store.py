@@ -87,3 +87,11 @@ def test_ticket_race_has_one_winner_when_both_read_before_either_deletes(alice, 
     monkeypatch.setattr(cache, "get", get_then_let_b_run)
     results["a"] = store.redeem_ticket(ticket)
     assert results == {"a": None, "b": alice}
+
+
+def test_a_credential_the_cache_did_not_store_is_never_handed_out(alice, monkeypatch):
+    monkeypatch.setattr(store._cache(), "add", lambda *args, **kwargs: False)
+    with pytest.raises(store.CredentialNotStored, match="did not save a new token"):
+        store.issue_token(alice)
+    with pytest.raises(store.CredentialNotStored, match="did not save a new ticket"):
+        store.issue_ticket(alice)
