@@ -3,6 +3,9 @@ from django.core.checks import run_checks
 from django.test import override_settings
 
 pytestmark = pytest.mark.django_db
+# The async tests reach the database from sync_to_async's worker thread, so they cannot run
+# inside the test's transaction, which holds SQLite's write lock (transaction_mode=IMMEDIATE).
+db_from_threads = pytest.mark.django_db(transaction=True)
 
 
 def test_healthz_is_cheap_and_ok(client, django_assert_num_queries):
@@ -11,6 +14,7 @@ def test_healthz_is_cheap_and_ok(client, django_assert_num_queries):
     assert response.json() == {"status": "ok"}
 
 
+@db_from_threads
 async def test_deep_health_with_in_memory_layer_is_degraded_with_advice(async_client):
     response = await async_client.get("/api/websocket/health/")
     body = response.json()
@@ -29,6 +33,7 @@ LOCMEM_TOKENS = {
 }
 
 
+@db_from_threads
 async def test_per_process_token_cache_fails_with_503(async_client):
     with override_settings(CACHES=LOCMEM_TOKENS):
         response = await async_client.get("/api/websocket/health/")
@@ -36,6 +41,7 @@ async def test_per_process_token_cache_fails_with_503(async_client):
     assert "per process" in response.json()["checks"]["token_cache"]["recommendation"]
 
 
+@db_from_threads
 async def test_unreachable_redis_fails_with_503(async_client, settings):
     settings.REDIS_URL = "redis://127.0.0.1:1/0"
     response = await async_client.get("/api/websocket/health/")
