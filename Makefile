@@ -5,15 +5,22 @@ PY     := $(abspath $(VENV))/bin/python
 HOST   ?= 127.0.0.1
 PORT   ?= 8000
 REQ    := app/requirements
+# make stack: the production topology on loopback (see app/ops/README.md)
+STACK_DIR  ?= $(CURDIR)/.stack
+STACK_PORT ?= 8080
+DAPHNE     ?= 2
 # Lock against PyPI only, whatever pip config the machine has, so hashes are PyPI's.
 LOCK_ENV := PIP_CONFIG_FILE=/dev/null PIP_FIND_LINKS= PIP_EXTRA_INDEX_URL= PIP_INDEX_URL=https://pypi.org/simple
 COMPILE  := $(LOCK_ENV) $(abspath $(VENV))/bin/pip-compile --quiet --generate-hashes --allow-unsafe --strip-extras \
             --no-emit-index-url --no-emit-find-links --resolver=backtracking
 
-.PHONY: help venv run test lint unit lock upgrade clean
+.PHONY: help venv run stack stack-manage render test lint unit lock upgrade clean
 help:
 	@echo "make run      start the app on http://$(HOST):$(PORT) (SQLite, in-memory layer, demo users)"
-	@echo "make test     lint + every test (unit, live daphne/redis, headless Chromium)"
+	@echo "make stack    nginx + $(DAPHNE) daphne + gunicorn/uvicorn + Redis + PostgreSQL on http://127.0.0.1:$(STACK_PORT)"
+	@echo "make stack-manage ARGS='createsuperuser'   any manage.py command against the running stack"
+	@echo "make render OUT=dir [VARS=my-vars.yml]     render nginx/ and systemd/ for a server"
+	@echo "make test     lint + every test (unit, live, end-to-end through nginx, headless Chromium)"
 	@echo "make lock     re-resolve $(REQ)/*.txt after editing a .in file"
 	@echo "make upgrade  upgrade every pinned dependency to its newest allowed version"
 
@@ -40,6 +47,16 @@ run: $(VENV)/.base-installed
 	@echo "  Diagnose:   cd app && ../$(VENV)/bin/python manage.py wsdoctor http://$(HOST):$(PORT)"
 	@echo ""
 	cd app && $(PY) manage.py runserver $(HOST):$(PORT)
+
+stack: $(VENV)/.dev-installed
+	cd app && $(PY) -m ops.stack --dir $(STACK_DIR) up --port $(STACK_PORT) --daphne $(DAPHNE)
+
+stack-manage: $(VENV)/.dev-installed
+	cd app && $(PY) -m ops.stack --dir $(STACK_DIR) manage $(ARGS)
+
+render: $(VENV)/.dev-installed
+	@test -n "$(OUT)" || { echo "usage: make render OUT=dir [VARS=my-vars.yml]"; exit 2; }
+	cd app && $(PY) -m ops.render --out $(abspath $(OUT)) $(if $(VARS),--vars $(abspath $(VARS)))
 
 lint: $(VENV)/.dev-installed
 	cd app && $(PY) -m ruff check .
