@@ -38,3 +38,28 @@ def check_channel_layer(app_configs, **kwargs):
             )
         ]
     return []
+
+
+# channels_redis.core.RedisChannelLayer.brpop_timeout: how long one receive blocks in Redis.
+CHANNELS_REDIS_BLOCKING_RECEIVE = 5
+
+
+@register()
+def check_redis_socket_timeout(app_configs, **kwargs):
+    backend = settings.CHANNEL_LAYERS.get("default", {}).get("BACKEND", "")
+    hosts = settings.CHANNEL_LAYERS.get("default", {}).get("CONFIG", {}).get("hosts", [])
+    if not backend.startswith("channels_redis.core"):
+        return []
+    for host in hosts:
+        timeout = host.get("socket_timeout", 5) if isinstance(host, dict) else 5  # redis-py 8's default
+        if timeout is not None and timeout <= CHANNELS_REDIS_BLOCKING_RECEIVE + 1:
+            return [
+                Error(
+                    f"The Redis socket timeout ({timeout} s) is not longer than channels_redis's "
+                    f"{CHANNELS_REDIS_BLOCKING_RECEIVE} s blocking receive: every consumer idle for that "
+                    "long crashes and its WebSocket closes with 1011.",
+                    hint="Set REDIS_SOCKET_TIMEOUT to 10 or more (default 15).",
+                    id="realtime.E002",
+                )
+            ]
+    return []

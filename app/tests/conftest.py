@@ -11,6 +11,9 @@ def pytest_collection_modifyitems(items):
     for item in items:
         if "/tests/live/" in str(item.path):
             item.add_marker(pytest.mark.live)
+        elif "/tests/e2e/" in str(item.path):
+            item.add_marker(pytest.mark.live)
+            item.add_marker(pytest.mark.e2e)
         elif "/tests/browser/" in str(item.path):
             item.add_marker(pytest.mark.browser)
 

@@ -180,3 +180,38 @@ def wsgi_server(env, log_path):
         "wsgi server",
         ready_timeout=20,
     )
+
+
+class LocalStack(Process):
+    """`python -m ops.stack up`: the same launcher as `make stack`, in a directory of its own.
+
+    Its output (honcho's, so every daphne, the HTTP server and nginx's error log) goes to
+    `log_path`; nginx's access log is `access_log`. Ready once the launcher prints READY,
+    which it does after nginx, every daphne, the HTTP server and /api/websocket/health/ answer.
+    """
+
+    def __init__(self, root, log_path, daphne=2, settings=(), ready_timeout=150):
+        self.root = Path(root)
+        self.port = free_port()
+        self.base_url = f"http://127.0.0.1:{self.port}"
+        self.ws_base = f"ws://127.0.0.1:{self.port}"
+        self.access_log = self.root / "logs" / "nginx-access.log"
+        args = [sys.executable, "-m", "ops.stack", "--dir", str(self.root), "up", "--port", str(self.port),
+                "--daphne", str(daphne), "--demo-password", DEMO_PASSWORD]
+        for key, value in dict(settings).items():
+            args += ["--set", f"{key}={value}"]
+        super().__init__(args, log_path, env={**os.environ, "PYTHONUNBUFFERED": "1"}, cwd=APP_DIR)
+        self.await_ready(lambda: f"READY {self.base_url}" in self.read_log(), ready_timeout, "the local stack")
+
+    def stop(self, timeout=40):
+        # The launcher stops honcho (which stops its processes) and PostgreSQL, then exits.
+        super().stop(timeout)
+
+    def manage(self, *args, env=None):
+        return subprocess.run(
+            [sys.executable, "-m", "ops.stack", "--dir", str(self.root), "manage", *args],
+            cwd=APP_DIR, env={**os.environ, **(env or {})}, capture_output=True, text=True, timeout=120,
+        )
+
+    def read_access_log(self):
+        return self.access_log.read_text(errors="replace") if self.access_log.exists() else ""

@@ -108,6 +108,10 @@ REDIS_URL = env.str("REDIS_URL", default="")
 # redis-py 8 caps a pool at 100 connections and raises at once past that, which turns a
 # connect burst into HTTP 500 handshakes. Size the pool for the burst you expect.
 REDIS_MAX_CONNECTIONS = env.int("REDIS_MAX_CONNECTIONS", default=1000)
+# channels_redis waits for messages with a 5 s BZPOPMIN; redis-py 8's default socket timeout
+# is also 5 s, so an idle consumer's read times out and its socket closes with 1011. The
+# timeout must clearly exceed the blocking wait; it still bounds how long a hung Redis stalls.
+REDIS_SOCKET_TIMEOUT = env.float("REDIS_SOCKET_TIMEOUT", default=15.0)
 CHANNEL_LAYER_CAPACITY = env.int("CHANNEL_LAYER_CAPACITY", default=200)
 # Must outlive daphne's --websocket_timeout (86400 s) or long-lived sockets fall out of
 # their groups silently.
@@ -118,7 +122,9 @@ def redis_channel_layer(url):
     return {
         "BACKEND": "channels_redis.core.RedisChannelLayer",
         "CONFIG": {
-            "hosts": [{"address": url, "max_connections": REDIS_MAX_CONNECTIONS}],
+            "hosts": [
+                {"address": url, "max_connections": REDIS_MAX_CONNECTIONS, "socket_timeout": REDIS_SOCKET_TIMEOUT}
+            ],
             "capacity": CHANNEL_LAYER_CAPACITY,
             "group_expiry": CHANNEL_LAYER_GROUP_EXPIRY,
         },

@@ -73,3 +73,14 @@ def test_system_check_warns_about_in_memory_layer_without_debug(settings):
     assert "realtime.W001" in [m.id for m in run_checks()]
     settings.DEBUG = True
     assert "realtime.W001" not in [m.id for m in run_checks()]
+
+
+def test_system_check_refuses_a_redis_timeout_shorter_than_the_blocking_receive(settings):
+    from config.settings.base import redis_channel_layer
+
+    settings.CHANNEL_LAYERS = {"default": redis_channel_layer("redis://127.0.0.1:6379/0")}
+    assert "realtime.E002" not in [m.id for m in run_checks()]  # the project's default: 15 s
+    settings.CHANNEL_LAYERS["default"]["CONFIG"]["hosts"][0]["socket_timeout"] = 5
+    assert "realtime.E002" in [m.id for m in run_checks()]
+    del settings.CHANNEL_LAYERS["default"]["CONFIG"]["hosts"][0]["socket_timeout"]  # redis-py's default: 5 s
+    assert "realtime.E002" in [m.id for m in run_checks()]

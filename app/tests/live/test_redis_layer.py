@@ -77,3 +77,16 @@ async def test_burst_of_concurrent_connects_on_one_process(start_daphne, redis_s
     assert not failures, f"{len(failures)} of {BURST} failed, e.g. {failures[:3]}"
     log = server.read_log()
     assert "Too many connections" not in log and "MaxConnectionsError" not in log
+
+
+async def test_idle_consumer_outlives_the_layers_blocking_receive(start_daphne, redis_server):
+    """channels_redis waits for messages with BZPOPMIN for 5 s, and redis-py 8's default
+    socket timeout is also 5 s: without a longer REDIS_SOCKET_TIMEOUT, an idle consumer's
+    receive loop crashes and the socket closes with 1011 after about 5 s of silence."""
+    server = start_daphne("idle", redis=redis_server)
+    async with ws_connect(server, "/ws/test/", ping_interval=None) as ws:
+        await receive(ws, "connection_established")
+        await asyncio.sleep(12)
+        await ws.send(json.dumps({"type": "ping"}))
+        assert (await receive(ws, "pong"))["type"] == "pong"
+    assert "TimeoutError" not in server.read_log()
