@@ -293,7 +293,7 @@ class Stack:
         signal.signal(signal.SIGTERM, signal.default_int_handler)
         self.prepare()
         self.start_postgres()
-        honcho = None
+        honcho, interrupted = None, False
         try:
             print(self.prepare_django(), flush=True)
             honcho = subprocess.Popen(
@@ -304,14 +304,20 @@ class Stack:
             self.banner()
             honcho.wait()
         except KeyboardInterrupt:
-            pass
+            interrupted = True
         finally:
+            # A second Ctrl-C must not cut the clean-up short (PostgreSQL would keep running).
+            signal.signal(signal.SIGINT, signal.SIG_IGN)
+            signal.signal(signal.SIGTERM, signal.SIG_IGN)
             if honcho is not None and honcho.poll() is None:
                 honcho.send_signal(signal.SIGINT)
                 honcho.wait()
             self.stop_postgres()
             print(f"stack stopped; its data stays in {self.layout.root}", flush=True)
-        return honcho.returncode if honcho is not None else 1
+        if interrupted:
+            return 130  # the shell's convention for "stopped by Ctrl-C"
+        # honcho only returns on its own when a process died: report it as a failure.
+        return honcho.returncode or 1 if honcho is not None else 1
 
     def banner(self):
         daphnes = self.variables["daphne_instances"]

@@ -208,8 +208,13 @@ class LocalStack(Process):
         super().stop(timeout)
 
     def manage(self, *args, env=None):
+        return self.manage_in(self.root, *args, env=env)
+
+    @staticmethod
+    def manage_in(root, *args, env=None):
+        """`python -m ops.stack manage ...`, what `make stack-manage ARGS=...` runs."""
         return subprocess.run(
-            [sys.executable, "-m", "ops.stack", "--dir", str(self.root), "manage", *args],
+            [sys.executable, "-m", "ops.stack", "--dir", str(root), "manage", *args],
             cwd=APP_DIR, env={**os.environ, **(env or {})}, capture_output=True, text=True, timeout=120,
         )
 

@@ -7,6 +7,7 @@ Redis channel layer; tokens in a DatabaseCache on PostgreSQL.
 import asyncio
 import json
 import re
+import time
 
 from tests.live.client import http, login, receive, ticket, ws_connect
 
@@ -22,8 +23,10 @@ def instance(established):
 
 def served_by(stack, method, path):
     """The upstream nginx logged for the last `method path` request."""
-    lines = [line for line in stack.read_access_log().splitlines() if f'"{method} {path} ' in line]
-    assert lines, f"no {method} {path} in nginx's access log"
+    deadline = time.monotonic() + 5  # nginx logs a request after its response has left
+    while not (lines := [line for line in stack.read_access_log().splitlines() if f'"{method} {path} ' in line]):
+        assert time.monotonic() < deadline, f"no {method} {path} in nginx's access log"
+        time.sleep(0.05)
     return re.search(r"upstream=(\S+)", lines[-1]).group(1)
 
 
@@ -183,3 +186,28 @@ async def test_handshake_flood_from_one_address_gets_429(stack):
     assert set(statuses) == {101, 429} and statuses.count(101) <= 41 + 10
     async with ws_connect(stack, "/ws/test/", local_addr=("127.0.0.201", 0)) as ws:
         assert ws.response.status_code == 101
+
+
+async def test_concurrent_sockets_per_address_are_capped_with_429(stack):
+    """limit_conn: one IP holds at most nginx_ws_connections_per_ip (100) sockets; the next
+    handshake gets 429 while the others stay open. Opened at the handshake rate limit."""
+    from websockets.exceptions import InvalidStatus
+
+    address, held = ("127.0.0.202", 0), []
+    try:
+        for n in range(100):
+            held.append(await ws_connect(stack, "/ws/test/", local_addr=address))
+            if n >= 30:
+                await asyncio.sleep(0.12)  # stay under 10 handshakes/s once the burst is used
+        await asyncio.sleep(0.5)
+        try:
+            extra = await ws_connect(stack, "/ws/test/", local_addr=address)
+        except InvalidStatus as error:
+            assert error.response.status_code == 429
+        else:
+            await extra.close()
+            raise AssertionError("the 101st socket from one address was accepted")
+        await held[0].send(json.dumps({"type": "ping"}))
+        assert (await receive(held[0], "pong"))["type"] == "pong"
+    finally:
+        await asyncio.gather(*(ws.close() for ws in held))
