@@ -52,18 +52,22 @@ def log_in(browser, site, username):
     return page
 
 
+def chat_both_ways(alice, bob, from_alice, from_bob):
+    """alice sends with the button, bob answers with Enter; each sees the other's message live."""
+    alice.fill("#chat-input", from_alice)
+    alice.click("#send-button")
+    bob.wait_for_selector(f"#messages li:has-text('{from_alice}')", timeout=10000)
+    bob.fill("#chat-input", from_bob)
+    bob.press("#chat-input", "Enter")
+    alice.wait_for_selector(f"#messages li:has-text('{from_bob}')", timeout=10000)
+
+
 def test_two_users_chat_live(browser, site):
     alice = log_in(browser, site, "alice")
     bob = log_in(browser, site, "bob")
     assert alice.text_content("#me") == "alice" and bob.text_content("#me") == "bob"
 
-    alice.fill("#chat-input", "hello from alice")
-    alice.click("#send-button")
-    bob.wait_for_selector("#messages li:has-text('hello from alice')", timeout=10000)
-
-    bob.fill("#chat-input", "hi alice")
-    bob.press("#chat-input", "Enter")
-    alice.wait_for_selector("#messages li:has-text('hi alice')", timeout=10000)
+    chat_both_ways(alice, bob, "hello from alice", "hi alice")
 
     alice.click("#notify-button")
     alice.wait_for_selector("#notifications li:has-text('Hello')", timeout=10000)
