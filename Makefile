@@ -14,12 +14,13 @@ LOCK_ENV := PIP_CONFIG_FILE=/dev/null PIP_FIND_LINKS= PIP_EXTRA_INDEX_URL= PIP_I
 COMPILE  := $(LOCK_ENV) $(abspath $(VENV))/bin/pip-compile --quiet --generate-hashes --allow-unsafe --strip-extras \
             --no-emit-index-url --no-emit-find-links --resolver=backtracking
 
-.PHONY: help venv run stack stack-manage render test lint unit lock upgrade clean
+.PHONY: help venv run stack stack-manage render bench test lint unit lock upgrade clean
 help:
 	@echo "make run      start the app on http://$(HOST):$(PORT) (SQLite, in-memory layer, demo users)"
 	@echo "make stack    nginx + $(DAPHNE) daphne + gunicorn/uvicorn + Redis + PostgreSQL on http://127.0.0.1:$(STACK_PORT)"
 	@echo "make stack-manage ARGS='createsuperuser'   any manage.py command against the running stack"
 	@echo "make render OUT=dir [VARS=my-vars.yml]     render nginx/ and systemd/ for a server"
+	@echo "make bench    what nginx costs a WebSocket, as ratios against daphne reached directly"
 	@echo "make test     lint + every test (unit, live, end-to-end through nginx, headless Chromium)"
 	@echo "make lock     re-resolve $(REQ)/*.txt after editing a .in file"
 	@echo "make upgrade  upgrade every pinned dependency to its newest allowed version"
@@ -58,8 +59,11 @@ render: $(VENV)/.dev-installed
 	@test -n "$(OUT)" || { echo "usage: make render OUT=dir [VARS=my-vars.yml]"; exit 2; }
 	cd app && $(PY) -m ops.render --out $(abspath $(OUT)) $(if $(VARS),--vars $(abspath $(VARS)))
 
+bench: $(VENV)/.dev-installed
+	cd app && $(PY) ../bench/ws_through_nginx.py
+
 lint: $(VENV)/.dev-installed
-	cd app && $(PY) -m ruff check .
+	cd app && $(PY) -m ruff check . ../bench
 	cd app && $(PY) manage.py makemigrations --check --dry-run --verbosity 0
 
 test: lint

@@ -1,0 +1,17 @@
+"""Smoke test of bench/ws_through_nginx.py on the e2e stack: a few rounds, so the benchmark
+keeps working; the numbers themselves are not judged here."""
+
+import importlib.util
+import math
+
+from tests.processes import APP_DIR
+
+spec = importlib.util.spec_from_file_location("ws_through_nginx", APP_DIR.parent / "bench" / "ws_through_nginx.py")
+bench = importlib.util.module_from_spec(spec)
+spec.loader.exec_module(bench)
+
+
+async def test_benchmark_measures_both_paths(stack):
+    ratios = await bench.measure(stack, rounds=3)
+    assert set(ratios) == {"handshake", "echo round trip"}
+    assert all(math.isfinite(ratio) and ratio > 0 for ratio in ratios.values())
