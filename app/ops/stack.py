@@ -289,7 +289,9 @@ class Stack:
                          f"{self.url}/api/websocket/health/")
 
     def up(self):
-        # `kill` (SIGTERM) stops the stack as cleanly as Ctrl-C does.
+        # Ctrl-C and `kill` (SIGTERM) both stop the stack cleanly. SIGINT is set explicitly:
+        # a launcher started in the background by a shell inherits it ignored.
+        signal.signal(signal.SIGINT, signal.default_int_handler)
         signal.signal(signal.SIGTERM, signal.default_int_handler)
         self.prepare()
         self.start_postgres()
