@@ -31,22 +31,23 @@ def defaults():
 
 
 def variables_from(vars_files=(), overrides=None):
-    variables = defaults()
+    known = defaults()
+    variables = dict(known)
     for path in vars_files:
         loaded = yaml.safe_load(Path(path).read_text()) or {}
         if not isinstance(loaded, dict):
             raise RenderError(f"{path}: expected a mapping of variable: value")
         variables.update(loaded)
     variables.update(overrides or {})
+    unknown = set(variables) - set(known)
+    if unknown:
+        raise RenderError(f"unknown variable(s) {sorted(unknown)}: see nginx/defaults.yml and systemd/defaults.yml")
     check(variables)
     return variables
 
 
 def check(variables):
     """Relations between variables that no single template can see."""
-    unknown = set(variables) - set(defaults())
-    if unknown:
-        raise RenderError(f"unknown variable(s) {sorted(unknown)}: see nginx/defaults.yml and systemd/defaults.yml")
     ping = variables["daphne_ping_interval"]
     for name in ("nginx_ws_read_timeout", "nginx_ws_send_timeout"):
         if not ping < variables[name]:

@@ -26,6 +26,8 @@ import time
 import urllib.request
 from pathlib import Path
 
+import honcho.environ
+
 from ops import render
 
 APP_DIR = Path(__file__).resolve().parents[1]
@@ -96,6 +98,13 @@ def unit_command(path, instance=""):
     return " && ".join(steps)
 
 
+def tail(path, lines=20):
+    """The last lines of a log file ("" when there is none yet), for error messages."""
+    if not path or not Path(path).exists():
+        return ""
+    return "\n".join(Path(path).read_text(errors="replace").splitlines()[-lines:])
+
+
 def nofile_limit(wanted):
     """Raise this process's (and so its children's) open-file limit, like LimitNOFILE=."""
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
@@ -111,9 +120,10 @@ class Stack:
         self.port = port
         self.url = f"http://127.0.0.1:{port}"
         self.demo_password = demo_password
+        self.as_root = os.geteuid() == 0
+        self.pg_user = "postgres" if self.as_root else None  # PostgreSQL refuses to run as root
         self.nofile = nofile_limit(65536)
         self.variables = render.variables_from(overrides={**self._local_variables(daphne), **(overrides or {})})
-        self.pg_user = "postgres" if os.geteuid() == 0 else None  # PostgreSQL refuses to run as root
         self.pg_ctl = find_tool("pg_ctl", "install PostgreSQL's server (Debian: apt install postgresql-15)")
 
     def _local_variables(self, daphne):
@@ -127,7 +137,7 @@ class Stack:
             "daphne_instances": daphne,
             # As root, nginx's workers would run as "nobody" anyway; say so. Otherwise they
             # run as the invoking user and the directive must be absent.
-            "nginx_user": "nobody nogroup" if os.geteuid() == 0 else None,
+            "nginx_user": "nobody nogroup" if self.as_root else None,
             "nginx_worker_rlimit_nofile": self.nofile,
             "nginx_worker_connections": min(16384, self.nofile // 2),
             "nginx_pid_file": str(lay.nginx / "nginx.pid"),
@@ -148,10 +158,11 @@ class Stack:
             directory.mkdir(parents=True, exist_ok=True)
         # Secret key, database and sockets are nobody else's business; only the PostgreSQL
         # user (when we are root) may pass through to its own directory.
-        lay.root.chmod(0o711 if self.pg_user else 0o700)
+        traversable = 0o711 if self.as_root else 0o700
+        lay.root.chmod(traversable)
         for private in (lay.redis, lay.logs, lay.nginx, lay.pg):
             private.chmod(0o700)
-        lay.run.chmod(0o711 if os.geteuid() == 0 else 0o700)  # nginx's workers ("nobody") connect
+        lay.run.chmod(traversable)  # as root, nginx's workers ("nobody") connect here
         if not lay.secret_key.exists():
             lay.secret_key.touch(mode=0o600)
             lay.secret_key.write_text(secrets.token_urlsafe(50))
@@ -207,7 +218,6 @@ class Stack:
     def start_postgres(self):
         lay = self.layout
         if self.pg_user:
-            shutil.chown(lay.pg, self.pg_user)
             for path in [lay.pg, *lay.pg.rglob("*")]:
                 shutil.chown(path, self.pg_user, self.pg_user)
             probe = subprocess.run(self._as_pg_user(["test", "-w", str(lay.pg)]), check=False)
@@ -225,7 +235,7 @@ class Stack:
         options = f"-c listen_addresses='' -k {lay.pg_socket_dir} -c max_connections=300 -c fsync=off"
         result = self._pg_ctl("start", "-w", "-t", "60", "-o", options, "-l", str(lay.pg / "postgres.log"))
         if result.returncode != 0:
-            raise StackError(f"PostgreSQL did not start:\n{result.stdout}{self._tail(lay.pg / 'postgres.log')}")
+            raise StackError(f"PostgreSQL did not start:\n{result.stdout}{tail(lay.pg / 'postgres.log')}")
         createdb = find_tool("createdb", "install PostgreSQL's client")
         subprocess.run([createdb, "-h", str(lay.pg_socket_dir), "-U", "stack", "stack"], capture_output=True,
                        check=False)  # fails harmlessly when it exists
@@ -236,11 +246,6 @@ class Stack:
     def _pg_ctl(self, *args):
         return subprocess.run(self._as_pg_user([self.pg_ctl, "-D", str(self.layout.pg_data), *args]),
                               capture_output=True, text=True, check=False)
-
-    @staticmethod
-    def _tail(path, lines=20):
-        path = Path(path)
-        return "\n".join(path.read_text(errors="replace").splitlines()[-lines:]) if path.exists() else ""
 
     def _run(self, args, what, env=None):
         result = subprocess.run(args, capture_output=True, text=True, env=env, cwd=APP_DIR, check=False)
@@ -335,17 +340,13 @@ class Stack:
         )
 
 
-def read_env_file(path):
-    lines = Path(path).read_text().splitlines()
-    return dict(line.split("=", 1) for line in lines if "=" in line and not line.startswith("#"))
-
-
 def manage_running(layout, args):
     """manage.py with the environment of the stack in layout (which must be running for
     anything that touches the database)."""
     if not layout.env_file.exists():
         raise StackError(f"no stack in {layout.root}: start one with `make stack` first")
-    env = {**os.environ, **read_env_file(layout.env_file)}
+    # Parsed by honcho's own reader, so manage.py sees exactly what the processes see.
+    env = {**os.environ, **honcho.environ.parse(layout.env_file.read_text())}
     return subprocess.run([sys.executable, "manage.py", *args], cwd=APP_DIR, env=env, check=False).returncode
 
 

@@ -1,24 +1,25 @@
 """Helpers shared by the unit, live and browser tests."""
 
 import os
-import shutil
 
 import pytest
+
+from ops.stack import StackError, find_tool
 
 CI = os.environ.get("CI", "").lower() == "true"
 ORIGIN = (b"origin", b"http://localhost")
 
 
 def require_tool(name, why):
-    """The path of tool `name`. Missing: skip locally, fail under CI=true (nothing is
-    skipped silently in CI)."""
-    path = shutil.which(name)
-    if path is None:
+    """The path of tool `name` (PATH, then PostgreSQL's bin directories, as the local stack
+    looks). Missing: skip locally, fail under CI=true (nothing is skipped silently in CI)."""
+    try:
+        return find_tool(name, why)
+    except StackError:
         message = f"{name} is not installed ({why}); `bash .ci/run` installs it"
         if CI:
             pytest.fail(message, pytrace=False)
         pytest.skip(message)
-    return path
 
 
 async def receive_close(communicator, timeout=2):

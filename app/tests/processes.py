@@ -13,7 +13,8 @@ import time
 import urllib.request
 from pathlib import Path
 
-APP_DIR = Path(__file__).resolve().parents[1]
+from ops.stack import APP_DIR, tail
+
 DEMO_PASSWORD = "live-demo-password-1"
 
 
@@ -27,20 +28,15 @@ def wait_until(predicate, timeout, what, process=None, log=None):
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if process is not None and process.poll() is not None:
-            raise RuntimeError(f"{what} exited with {process.returncode}:\n{_tail(log)}")
+            raise RuntimeError(f"{what} exited with {process.returncode}:\n{tail(log, 40)}")
         try:
             if predicate():
                 return
         except OSError:
             pass
         time.sleep(0.1)
-    raise TimeoutError(f"{what} not ready after {timeout}s:\n{_tail(log)}")
+    raise TimeoutError(f"{what} not ready after {timeout}s:\n{tail(log, 40)}")
 
-
-def _tail(path, lines=40):
-    if not path or not Path(path).exists():
-        return ""
-    return "\n".join(Path(path).read_text(errors="replace").splitlines()[-lines:])
 
 
 class Process:

@@ -1,14 +1,13 @@
 """One local production stack for the end-to-end tests: nginx -> 2 daphne + gunicorn/uvicorn,
 Redis, PostgreSQL, started by the launcher `make stack` uses, with short idle timeouts."""
 
-import resource
 import shutil
 import tempfile
 
 import pytest
 
-from ops.stack import StackError, find_tool
-from tests.helpers import CI, require_tool
+from ops.stack import nofile_limit
+from tests.helpers import require_tool
 from tests.processes import LocalStack
 
 # Short enough to prove the idle invariant in seconds: daphne pings every 2 s, nginx cuts a
@@ -17,16 +16,8 @@ SHORT_TIMEOUTS = {"nginx_ws_read_timeout": 5, "nginx_ws_send_timeout": 5, "daphn
 
 
 def require_stack_tools():
-    for tool in ("nginx", "redis-server"):
+    for tool in ("nginx", "redis-server", "initdb", "pg_ctl"):
         require_tool(tool, "the local stack runs the real thing")
-    try:
-        find_tool("pg_ctl", "")
-        find_tool("initdb", "")
-    except StackError:
-        message = "PostgreSQL's server binaries are not installed; `bash .ci/run` installs them"
-        if CI:
-            pytest.fail(message, pytrace=False)
-        pytest.skip(message)
 
 
 def stack_directory():
@@ -38,8 +29,7 @@ def stack_directory():
 @pytest.fixture(scope="session")
 def stack(tmp_path_factory):
     require_stack_tools()
-    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-    resource.setrlimit(resource.RLIMIT_NOFILE, (min(hard, 65536), hard))  # 1,000+ client sockets
+    nofile_limit(65536)  # this process opens 1,000+ client sockets
     root = stack_directory()
     running = LocalStack(root, tmp_path_factory.mktemp("stack") / "stack-output.log", settings=SHORT_TIMEOUTS)
     yield running
