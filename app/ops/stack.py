@@ -123,10 +123,12 @@ class Stack:
         self.as_root = os.geteuid() == 0
         self.pg_user = "postgres" if self.as_root else None  # PostgreSQL refuses to run as root
         self.nofile = nofile_limit(65536)
-        self.variables = render.variables_from(overrides={**self._local_variables(daphne), **(overrides or {})})
+        overrides = overrides or {}
+        local = self._local_variables(daphne, overrides.get("app_name", render.defaults()["app_name"]))
+        self.variables = render.variables_from(overrides={**local, **overrides})
         self.pg_ctl = find_tool("pg_ctl", "install PostgreSQL's server (Debian: apt install postgresql-15)")
 
-    def _local_variables(self, daphne):
+    def _local_variables(self, daphne, app_name):
         """The template variables that turn a server's config into one for this directory."""
         lay = self.layout
         return {
@@ -143,7 +145,8 @@ class Stack:
             "nginx_pid_file": str(lay.nginx / "nginx.pid"),
             "nginx_error_log": "stderr",
             "nginx_access_log": str(lay.nginx_access_log),
-            "nginx_site_conf": str(lay.nginx / f"{render.defaults()['app_name']}.conf"),
+            # Where render() writes the site file, which nginx.conf must include.
+            "nginx_site_conf": str(lay.nginx / render.output_name(Path("app.conf.j2"), app_name)),
             "nginx_temp_dir": str(lay.nginx / "tmp"),
             "nginx_tls": False,
             "nginx_listen_address": "127.0.0.1",

@@ -6,7 +6,8 @@ import sys
 import pytest
 
 from ops import render
-from ops.stack import APP_DIR, unit_command
+from ops.stack import APP_DIR, Stack, unit_command
+from tests.helpers import require_tool
 
 
 def test_output_names_follow_app_name(tmp_path):
@@ -62,3 +63,11 @@ def test_stack_runs_exactly_the_units_command(tmp_path):
     assert command.endswith("--application-close-timeout 10 config.asgi:application")
     http = unit_command(tmp_path / "channels-stack-http.service")
     assert "--forwarded-allow-ips '*'" in http  # quoted: the shell must not glob it
+
+
+def test_stack_includes_the_site_file_it_renders_whatever_the_app_name(tmp_path):
+    require_tool("pg_ctl", "the launcher looks for it on creation")
+    stack = Stack(tmp_path / "stack", overrides={"app_name": "chat"})
+    written = render.render(stack.variables, tmp_path / "nginx", ["nginx"])
+    assert stack.variables["nginx_site_conf"].endswith("/nginx/chat.conf")
+    assert "chat.conf" in written
