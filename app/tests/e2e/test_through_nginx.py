@@ -9,6 +9,8 @@ import json
 import re
 import time
 
+from websockets.exceptions import InvalidStatus
+
 from tests.live.client import http, login, receive, ticket, ws_connect
 
 from .conftest import SHORT_TIMEOUTS
@@ -172,8 +174,6 @@ async def test_thousand_concurrent_connections_across_both_daphnes(stack):
 async def test_handshake_flood_from_one_address_gets_429(stack):
     """limit_req: a burst beyond nginx_ws_handshake_burst from one IP is refused with 429,
     before daphne sees it; other addresses are unaffected."""
-    from websockets.exceptions import InvalidStatus
-
     async def attempt():
         try:
             ws = await ws_connect(stack, "/ws/test/", local_addr=("127.0.0.200", 0))
@@ -191,8 +191,6 @@ async def test_handshake_flood_from_one_address_gets_429(stack):
 async def test_concurrent_sockets_per_address_are_capped_with_429(stack):
     """limit_conn: one IP holds at most nginx_ws_connections_per_ip (100) sockets; the next
     handshake gets 429 while the others stay open. Opened at the handshake rate limit."""
-    from websockets.exceptions import InvalidStatus
-
     address, held = ("127.0.0.202", 0), []
     try:
         for n in range(100):
