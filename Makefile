@@ -5,7 +5,8 @@ PY     := $(abspath $(VENV))/bin/python
 HOST   ?= 127.0.0.1
 PORT   ?= 8000
 REQ    := app/requirements
-# make stack: the production topology on loopback (see app/ops/README.md)
+OPS_REQ := ops
+# make stack: the production topology on loopback (see ops/README.md)
 STACK_DIR  ?= $(CURDIR)/.stack
 STACK_PORT ?= 8080
 DAPHNE     ?= 2
@@ -19,7 +20,7 @@ help:
 	@echo "make run      start the app on http://$(HOST):$(PORT) (SQLite, in-memory layer, demo users)"
 	@echo "make stack    nginx + $(DAPHNE) daphne + gunicorn/uvicorn + Redis + PostgreSQL on http://127.0.0.1:$(STACK_PORT)"
 	@echo "make stack-manage ARGS='createsuperuser'   any manage.py command against the running stack"
-	@echo "make render OUT=dir [VARS=my-vars.yml]     render nginx/ and systemd/ for a server"
+	@echo "make render OUT=dir VARS='my-vars.yml secrets.yml'   nginx/, systemd/ and app.env for a server"
 	@echo "make bench    what nginx costs a WebSocket, as ratios against daphne reached directly"
 	@echo "make test     lint + every test (unit, live, end-to-end through nginx, headless Chromium)"
 	@echo "make lock     re-resolve $(REQ)/*.txt after editing a .in file"
@@ -38,8 +39,7 @@ $(VENV)/.dev-installed: $(REQ)/dev.txt
 venv: $(VENV)/.base-installed
 
 run: $(VENV)/.base-installed
-	cd app && $(PY) manage.py migrate --verbosity 0
-	cd app && $(PY) manage.py createcachetable
+	cd app && $(PY) manage.py migrate --verbosity 0   # creates the token cache table too
 	cd app && $(PY) manage.py seed_demo
 	@echo ""
 	@echo "  Demo page:  http://$(HOST):$(PORT)/   (log in with a user above; open a second window as another user)"
@@ -50,39 +50,42 @@ run: $(VENV)/.base-installed
 	cd app && $(PY) manage.py runserver $(HOST):$(PORT)
 
 stack: $(VENV)/.dev-installed
-	cd app && $(PY) -m ops.stack --dir $(STACK_DIR) up --port $(STACK_PORT) --daphne $(DAPHNE)
+	$(PY) -m ops.stack --dir $(STACK_DIR) up --port $(STACK_PORT) --daphne $(DAPHNE)
 
 stack-manage: $(VENV)/.dev-installed
-	cd app && $(PY) -m ops.stack --dir $(STACK_DIR) manage $(ARGS)
+	$(PY) -m ops.stack --dir $(STACK_DIR) manage $(ARGS)
 
 render: $(VENV)/.dev-installed
-	@test -n "$(OUT)" || { echo "usage: make render OUT=dir [VARS=my-vars.yml]"; exit 2; }
-	cd app && $(PY) -m ops.render --out $(abspath $(OUT)) $(if $(VARS),--vars $(abspath $(VARS)))
+	@test -n "$(OUT)" || { echo "usage: make render OUT=dir [VARS='my-vars.yml secrets.yml'] [TARGETS='nginx systemd env']"; exit 2; }
+	$(PY) -m ops.render --out $(OUT) $(foreach file,$(VARS),--vars $(file)) $(TARGETS)
 
 bench: $(VENV)/.dev-installed
-	cd app && $(PY) ../bench/ws_through_nginx.py
+	$(PY) -m bench.ws_through_nginx
 
 lint: $(VENV)/.dev-installed
-	cd app && $(PY) -m ruff check . ../bench
+	$(PY) -m ruff check .
 	cd app && $(PY) manage.py makemigrations --check --dry-run --verbosity 0
 
 test: lint
-	cd app && $(PY) -m pytest
+	$(PY) -m pytest
 
 unit: $(VENV)/.dev-installed
-	cd app && $(PY) -m pytest -m "not live and not browser"
+	$(PY) -m pytest -m "not live and not browser"
 
 $(VENV)/bin/pip-compile:
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet pip-tools
 
+# ops' lock first: dev.in is constrained by it, so the tooling has one set of pins.
 lock: $(VENV)/bin/pip-compile
 	cd $(REQ) && $(COMPILE) -o base.txt base.in
+	cd $(OPS_REQ) && $(COMPILE) -o requirements.txt requirements.in
 	cd $(REQ) && $(COMPILE) -o dev.txt dev.in
 
 upgrade: $(VENV)/bin/pip-compile
 	cd $(REQ) && $(COMPILE) --upgrade -o base.txt base.in
+	cd $(OPS_REQ) && $(COMPILE) --upgrade -o requirements.txt requirements.in
 	cd $(REQ) && $(COMPILE) --upgrade -o dev.txt dev.in
 
 clean:
-	rm -rf $(VENV) app/staticfiles app/.pytest_cache
+	rm -rf $(VENV) app/staticfiles .pytest_cache

@@ -3,7 +3,7 @@
 import pytest
 from channels.testing import WebsocketCommunicator
 
-from tests.helpers import ORIGIN
+from realtime.testing import ORIGIN
 
 
 @pytest.fixture

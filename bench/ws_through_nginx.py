@@ -1,9 +1,9 @@
 """What nginx costs a WebSocket: handshakes and echo round trips through nginx, against the
 same daphne reached directly on its unix socket (the baseline, measured in the same run).
 
-    make bench                       # or: cd app && ../.venv/bin/python ../bench/ws_through_nginx.py [--rounds N]
+    make bench                       # or: .venv/bin/python -m bench.ws_through_nginx [--rounds N]
 
-Starts the local production stack with the launcher `make stack` uses (tests.processes.LocalStack)
+Starts the local production stack with the launcher `make stack` uses (ops.testing.processes.LocalStack)
 in a throwaway directory, and prints ratios (through nginx / direct): 1.0 means nginx adds
 nothing; only ratios are reported, never absolute times as a verdict.
 """
@@ -13,15 +13,13 @@ import asyncio
 import json
 import shutil
 import statistics
-import sys
 import tempfile
 import time
 from pathlib import Path
 
-APP_DIR = Path(__file__).resolve().parents[1] / "app"
-sys.path.insert(0, str(APP_DIR))
+from websockets.asyncio.client import connect, unix_connect
 
-from websockets.asyncio.client import connect, unix_connect  # noqa: E402
+from ops.testing.processes import LocalStack
 
 ORIGIN = "http://127.0.0.1"
 
@@ -87,7 +85,6 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--rounds", type=int, default=200)
     args = parser.parse_args()
-    from tests.processes import LocalStack
 
     root = tempfile.mkdtemp(prefix="channels-stack-bench-")
     # The handshake limit stays on (its cost is part of nginx's) but high enough for a benchmark.

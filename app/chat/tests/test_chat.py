@@ -2,7 +2,7 @@ import pytest
 from rest_framework.test import APIClient
 
 from chat.models import Conversation, Membership, Message
-from tests.helpers import established, receive_close
+from realtime.testing import established, receive_close
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

@@ -3,7 +3,7 @@
 import subprocess
 from pathlib import Path
 
-from tests.helpers import require_tool
+from ops.testing.tools import require_tool
 
 
 def test_js_client_unit_tests():

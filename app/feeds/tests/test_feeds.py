@@ -3,7 +3,7 @@ from asgiref.sync import sync_to_async
 from django.contrib.auth.models import Permission
 from rest_framework.test import APIClient
 
-from tests.helpers import established, receive_close
+from realtime.testing import established, receive_close
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

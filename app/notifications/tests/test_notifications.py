@@ -3,7 +3,7 @@ from asgiref.sync import sync_to_async
 from rest_framework.test import APIClient
 
 from notifications.models import Notification
-from tests.helpers import established
+from realtime.testing import established
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

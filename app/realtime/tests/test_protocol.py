@@ -3,7 +3,7 @@ import json
 import pytest
 
 from realtime.ratelimit import TokenBucket
-from tests.helpers import established, receive_close
+from realtime.testing import established, receive_close
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

@@ -4,7 +4,7 @@ import pytest
 from django.contrib.auth import BACKEND_SESSION_KEY, HASH_SESSION_KEY, SESSION_KEY
 from django.contrib.sessions.backends.db import SessionStore
 
-from tests.helpers import ORIGIN, established, receive_close
+from realtime.testing import ORIGIN, established, receive_close
 from tokens import store
 
 pytestmark = pytest.mark.django_db(transaction=True)

@@ -1,0 +1,92 @@
+"""The Redis channel layer across real daphne processes and a real redis-server."""
+
+import asyncio
+import json
+
+import pytest
+
+from ops.testing.client import http, login, receive, ws_connect
+
+
+@pytest.fixture
+def pair(start_daphne, redis_server):
+    return start_daphne("daphne-1", redis=redis_server), start_daphne("daphne-2", redis=redis_server)
+
+
+async def test_deep_health_is_ok_with_redis(pair):
+    status, report = http("GET", pair[0].base_url + "/api/websocket/health/")
+    assert status == 200 and report["status"] == "ok", report
+    assert report["checks"]["redis"]["detail"]["version"]
+    assert report["checks"]["channel_layer"]["detail"]["backend"] == "channels_redis.core.RedisChannelLayer"
+
+
+async def test_chat_message_crosses_processes(pair):
+    a, b = pair
+    alice, bob = login(a, "alice"), login(b, "bob")
+    status, conversations = http("GET", a.base_url + "/api/chat/conversations/", token=alice)
+    room = conversations[0]["id"]
+    async with ws_connect(a, f"/ws/chat/{room}/", token=alice) as on_a, ws_connect(
+        b, f"/ws/chat/{room}/", token=bob
+    ) as on_b:
+        assert (await receive(on_a))["server"]["instance"] == "daphne-1"
+        assert (await receive(on_b))["server"]["instance"] == "daphne-2"
+        await on_a.send(json.dumps({"type": "message", "body": "across processes"}))
+        message = (await receive(on_b, "message"))["message"]
+        assert message["body"] == "across processes" and message["sender"]["username"] == "alice"
+        await on_b.send(json.dumps({"type": "typing"}))
+        assert (await receive(on_a, "typing"))["user"]["username"] == "bob"
+
+
+async def test_http_action_reaches_sockets_on_every_process(pair):
+    a, b = pair
+    token = login(a, "carol")
+    async with ws_connect(a, "/ws/notifications/", token=token) as on_a, ws_connect(
+        b, "/ws/notifications/", token=token
+    ) as on_b:
+        await receive(on_a)
+        await receive(on_b)
+        status, _ = http("POST", a.base_url + "/api/notifications/", token=token, body={"title": "deploy done"})
+        assert status == 201
+        for ws in (on_a, on_b):
+            assert (await receive(ws, "notification"))["notification"]["title"] == "deploy done"
+
+
+BURST = 500
+
+
+async def test_burst_of_concurrent_connects_on_one_process(start_daphne, redis_server):
+    """redis-py 8 caps a pool at 100 and raises past it: the pool is sized in settings, so a
+    burst of 500 simultaneous connects on one process all succeed."""
+    server = start_daphne("burst", redis=redis_server)
+    token = login(server)
+    gate = asyncio.Event()
+    sockets = []
+
+    async def one():
+        await gate.wait()
+        ws = await ws_connect(server, "/ws/notifications/", token=token, open_timeout=60)
+        sockets.append(ws)
+        return (await receive(ws, timeout=60))["type"]
+
+    tasks = [asyncio.create_task(one()) for _ in range(BURST)]
+    await asyncio.sleep(0.1)
+    gate.set()
+    results = await asyncio.gather(*tasks, return_exceptions=True)
+    failures = [r for r in results if r != "connection_established"]
+    await asyncio.gather(*(ws.close() for ws in sockets), return_exceptions=True)
+    assert not failures, f"{len(failures)} of {BURST} failed, e.g. {failures[:3]}"
+    log = server.read_log()
+    assert "Too many connections" not in log and "MaxConnectionsError" not in log
+
+
+async def test_idle_consumer_outlives_the_layers_blocking_receive(start_daphne, redis_server):
+    """channels_redis waits for messages with BZPOPMIN for 5 s, and redis-py 8's default
+    socket timeout is also 5 s: without a longer REDIS_SOCKET_TIMEOUT, an idle consumer's
+    receive loop crashes and the socket closes with 1011 after about 5 s of silence."""
+    server = start_daphne("idle", redis=redis_server)
+    async with ws_connect(server, "/ws/test/", ping_interval=None) as ws:
+        await receive(ws, "connection_established")
+        await asyncio.sleep(12)
+        await ws.send(json.dumps({"type": "ping"}))
+        assert (await receive(ws, "pong"))["type"] == "pong"
+    assert "TimeoutError" not in server.read_log()
