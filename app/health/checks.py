@@ -112,7 +112,11 @@ def check_token_cache():
         cache.delete(key)
     except Exception as error:  # noqa: BLE001
         return failed(
-            "token_cache", detail, error, "The token cache cannot be written: run `python manage.py createcachetable`."
+            "token_cache",
+            detail,
+            error,
+            "The token cache cannot be written: run `python manage.py migrate`, which creates its table "
+            "(createcachetable).",
         )
     if value != "1":
         return Check("token_cache", FAIL, detail, "A value written to the token cache could not be read back.")

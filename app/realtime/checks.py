@@ -18,7 +18,8 @@ def check_token_cache(app_configs, **kwargs):
                 f"The token cache '{settings.TOKEN_CACHE_ALIAS}' uses {backend.rsplit('.', 1)[-1]}, which "
                 "each process keeps to itself: a token issued by the HTTP server is unknown to daphne "
                 "(WebSocket close 4001).",
-                hint="Use django.core.cache.backends.db.DatabaseCache (then run createcachetable) or Redis.",
+                hint="Use django.core.cache.backends.db.DatabaseCache (`manage.py migrate` creates its table) "
+                "or Redis.",
                 id="realtime.E001",
             )
         ]

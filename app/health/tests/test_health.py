@@ -53,7 +53,8 @@ def test_missing_cache_table_is_diagnosed(client, settings):
     settings.CACHES = {**settings.CACHES, "tokens": {**settings.CACHES["tokens"], "LOCATION": "no_such_table"}}
     body = client.get("/api/websocket/health/").json()
     assert body["status"] == "fail"
-    assert "createcachetable" in body["checks"]["token_cache"]["recommendation"]
+    recommendation = body["checks"]["token_cache"]["recommendation"]
+    assert "manage.py migrate" in recommendation and "createcachetable" in recommendation
 
 
 def test_wsgi_process_is_told_it_cannot_serve_websockets(client):
