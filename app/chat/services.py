@@ -5,7 +5,7 @@ from channels.layers import get_channel_layer
 from django.conf import settings
 from django.db import transaction
 
-from .models import Conversation, Membership, Message
+from .models import Conversation, Membership, Message, conversation_group
 
 
 class ChatError(ValueError):
@@ -36,7 +36,7 @@ def post_message(conversation_id, user, body):
         message = Message.objects.create(conversation_id=conversation_id, sender=user, body=body)
         event = {"type": "chat.message", "message": message.as_event()}
         # Broadcast only once the row is committed, so no client sees a message that then vanishes.
-        transaction.on_commit(lambda: broadcast(f"chat.{conversation_id}", event))
+        transaction.on_commit(lambda: broadcast(conversation_group(conversation_id), event))
     return message
 
 
