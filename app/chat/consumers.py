@@ -4,6 +4,7 @@ from realtime import protocol
 from realtime.consumers import JsonProtocolConsumer
 
 from . import services
+from .models import conversation_group
 
 
 class ChatConsumer(JsonProtocolConsumer):
@@ -18,7 +19,7 @@ class ChatConsumer(JsonProtocolConsumer):
 
     @property
     def group(self):
-        return f"chat.{self.conversation_id}"
+        return conversation_group(self.conversation_id)
 
     async def authorize(self):
         access, _ = await database_sync_to_async(services.conversation_access)(self.conversation_id, self.user)

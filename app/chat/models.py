@@ -2,6 +2,11 @@ from django.conf import settings
 from django.db import models
 
 
+def conversation_group(conversation_id):
+    """The channel-layer group of a conversation's open sockets."""
+    return f"chat.{conversation_id}"
+
+
 class Conversation(models.Model):
     title = models.CharField(max_length=200)
     created_at = models.DateTimeField(auto_now_add=True)
@@ -12,7 +17,7 @@ class Conversation(models.Model):
 
     @property
     def group_name(self):
-        return f"chat.{self.pk}"
+        return conversation_group(self.pk)
 
 
 class Membership(models.Model):

@@ -1,11 +1,11 @@
 """Chat actions shared by the WebSocket consumer and the HTTP API: save, then broadcast."""
 
-from asgiref.sync import async_to_sync
-from channels.layers import get_channel_layer
 from django.conf import settings
 from django.db import transaction
 
-from .models import Conversation, Membership, Message
+from realtime.broadcast import broadcast_on_commit
+
+from .models import Conversation, Membership, Message, conversation_group
 
 
 class ChatError(ValueError):
@@ -22,10 +22,6 @@ def conversation_access(conversation_id, user):
     return "ok", conversation
 
 
-def broadcast(group, event):
-    async_to_sync(get_channel_layer().group_send)(group, event)
-
-
 def post_message(conversation_id, user, body):
     body = (body or "").strip() if isinstance(body, str) else ""
     if not body:
@@ -36,7 +32,7 @@ def post_message(conversation_id, user, body):
         message = Message.objects.create(conversation_id=conversation_id, sender=user, body=body)
         event = {"type": "chat.message", "message": message.as_event()}
         # Broadcast only once the row is committed, so no client sees a message that then vanishes.
-        transaction.on_commit(lambda: broadcast(f"chat.{conversation_id}", event))
+        broadcast_on_commit(conversation_group(conversation_id), event)
     return message
 
 

@@ -1,11 +1,10 @@
-from asgiref.sync import async_to_sync
-from channels.layers import get_channel_layer
 from rest_framework import serializers, status
 from rest_framework.exceptions import PermissionDenied
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from accounts.models import profile_for
+from realtime.broadcast import broadcast
 
 from . import scopes
 
@@ -30,7 +29,7 @@ class AnnounceView(APIView):
         if value != own and not scopes.can_override(request.user):
             raise PermissionDenied(f"You can only announce to your own {scope}.")
         group = scopes.group_name(scope, value)
-        async_to_sync(get_channel_layer().group_send)(
+        broadcast(
             group,
             {
                 "type": "feed.event",

@@ -13,6 +13,8 @@ from django.conf import settings
 from django.core.cache import caches
 from django.db import connections
 
+from realtime.backends import backend_name, is_per_process_cache, is_per_process_layer
+
 OK, DEGRADED, FAIL = "ok", "degraded", "fail"
 _RANK = {OK: 0, DEGRADED: 1, FAIL: 2}
 
@@ -70,7 +72,7 @@ async def check_channel_layer():
         )
     if message.get("marker") != marker:
         return Check("channel_layer", FAIL, detail, "The channel layer returned a different message than sent.")
-    if backend.endswith("InMemoryChannelLayer"):
+    if is_per_process_layer(backend):
         return Check(
             "channel_layer",
             DEGRADED,
@@ -112,17 +114,23 @@ def check_token_cache():
         cache.delete(key)
     except Exception as error:  # noqa: BLE001
         return failed(
-            "token_cache", detail, error, "The token cache cannot be written: run `python manage.py createcachetable`."
+            "token_cache",
+            detail,
+            error,
+            "The token cache cannot be written: run `python manage.py migrate`, which creates its table "
+            "(createcachetable).",
         )
-    if value != "1":
-        return Check("token_cache", FAIL, detail, "A value written to the token cache could not be read back.")
-    if backend.endswith("LocMemCache"):
+    # Before the read-back test: DummyCache reads nothing back, and per process is the advice that helps.
+    if is_per_process_cache(backend):
         return Check(
             "token_cache",
             FAIL,
             detail,
-            "LocMemCache is per process: tokens issued by one process are unknown to the others. Use DatabaseCache.",
+            f"{backend_name(backend)} is per process: tokens issued by one process are unknown to the others. "
+            "Use DatabaseCache.",
         )
+    if value != "1":
+        return Check("token_cache", FAIL, detail, "A value written to the token cache could not be read back.")
     return Check("token_cache", OK, detail)
 
 

@@ -3,22 +3,20 @@
 from django.conf import settings
 from django.core.checks import Error, Tags, Warning, register
 
-PER_PROCESS_CACHES = (
-    "django.core.cache.backends.locmem.LocMemCache",
-    "django.core.cache.backends.dummy.DummyCache",
-)
+from .backends import backend_name, is_per_process_cache, is_per_process_layer
 
 
 @register(Tags.caches)
 def check_token_cache(app_configs, **kwargs):
     backend = settings.CACHES.get(settings.TOKEN_CACHE_ALIAS, {}).get("BACKEND", "")
-    if backend in PER_PROCESS_CACHES:
+    if is_per_process_cache(backend):
         return [
             Error(
-                f"The token cache '{settings.TOKEN_CACHE_ALIAS}' uses {backend.rsplit('.', 1)[-1]}, which "
+                f"The token cache '{settings.TOKEN_CACHE_ALIAS}' uses {backend_name(backend)}, which "
                 "each process keeps to itself: a token issued by the HTTP server is unknown to daphne "
                 "(WebSocket close 4001).",
-                hint="Use django.core.cache.backends.db.DatabaseCache (then run createcachetable) or Redis.",
+                hint="Use django.core.cache.backends.db.DatabaseCache (`manage.py migrate` creates its table) "
+                "or Redis.",
                 id="realtime.E001",
             )
         ]
@@ -28,7 +26,7 @@ def check_token_cache(app_configs, **kwargs):
 @register()
 def check_channel_layer(app_configs, **kwargs):
     backend = settings.CHANNEL_LAYERS.get("default", {}).get("BACKEND", "")
-    if backend == "channels.layers.InMemoryChannelLayer" and not settings.DEBUG:
+    if is_per_process_layer(backend) and not settings.DEBUG:
         return [
             Warning(
                 "The in-memory channel layer does not cross processes: group_send from one process never "

@@ -1,4 +1,8 @@
-"""The wire protocol's constants: close codes and error codes (see docs/protocol.md)."""
+"""The wire protocol's constants: close codes and error codes.
+
+The protocol is documented in the top-level README.md, section "Protocol reference"
+("Errors and close codes" lists these); keep the two in step.
+"""
 
 # Application close codes (4000-4999 are free for applications, RFC 6455 7.4.2).
 UNAUTHENTICATED = 4001

@@ -1,28 +1,27 @@
 from rest_framework import authentication, exceptions
 
 from . import store
+from .headers import MalformedAuthorization, credential_from_authorization
 
 
 class StoreTokenAuthentication(authentication.BaseAuthentication):
-    """DRF authentication for tokens from the store: `Authorization: Token <t>` or `Bearer <t>`.
+    """DRF authentication for tokens from the store: `Authorization: Token <t>` or `Bearer <t>`
+    (parsed by headers.credential_from_authorization, as the WebSocket header backend does).
 
     JWT-shaped bearer values are left to the JWT authentication class when it is enabled.
     """
 
-    keywords = ("token", "bearer")
-
     def authenticate(self, request):
-        parts = authentication.get_authorization_header(request).split()
-        if not parts or parts[0].decode("latin1").lower() not in self.keywords:
-            return None
-        if len(parts) != 2:
+        try:
+            raw = credential_from_authorization(authentication.get_authorization_header(request))
+        except MalformedAuthorization:
             raise exceptions.AuthenticationFailed(
                 "Malformed Authorization header: send 'Authorization: Token <token>'."
-            )
-        try:
-            raw = parts[1].decode("ascii")
-        except UnicodeDecodeError:
-            raise exceptions.AuthenticationFailed("Token contains invalid characters.") from None
+            ) from None
+        if raw is None:
+            return None
+        if not raw.isascii():
+            raise exceptions.AuthenticationFailed("Token contains invalid characters.")
         if store.looks_like_jwt(raw):
             return None
         user = store.user_for_token(raw)

@@ -16,6 +16,7 @@ from channels.db import database_sync_to_async
 from django.conf import settings
 
 from tokens import store
+from tokens.headers import MalformedAuthorization, credential_from_authorization
 from tokens.verifiers import verify_token
 
 # The marker a client offers beside its token: new WebSocket(url, ["bearer", token]).
@@ -37,9 +38,10 @@ def _query_param(scope, name):
 
 
 def _header(scope, name):
+    """The raw value (bytes) of the first header called name, or None."""
     for key, value in scope.get("headers", []):
         if key == name:
-            return value.decode("latin1")
+            return value
     return None
 
 
@@ -83,10 +85,13 @@ class AuthorizationHeaderBackend:
         header = _header(scope, b"authorization")
         if not header:
             return None
-        parts = header.split()
-        if len(parts) != 2 or parts[0].lower() not in ("token", "bearer"):
+        try:
+            token = credential_from_authorization(header)
+        except MalformedAuthorization:
+            token = None
+        if token is None:  # malformed, or another scheme: either way nothing this server accepts
             return AuthResult(method="header", error="malformed Authorization header (expected 'Token <token>')")
-        return await _verify(parts[1], "header")
+        return await _verify(token, "header")
 
 
 class SessionBackend:

@@ -1,7 +1,7 @@
 import pytest
 from rest_framework.test import APIClient
 
-from chat.models import Conversation, Membership, Message
+from chat.models import Conversation, Membership, Message, conversation_group
 from realtime.testing import established, receive_close
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -32,6 +32,13 @@ async def next_of(communicator, kind):
         message = await communicator.receive_json_from(timeout=2)
         if message["type"] == kind:
             return message
+
+
+async def test_socket_joins_the_conversation_group(ws, room, tokens):
+    connected, communicator = await ws(f"/ws/chat/{room.pk}/", subprotocols=["bearer", tokens["alice"]])
+    assert connected
+    hello = await established(communicator)
+    assert hello["groups"] == [conversation_group(room.pk)] == [room.group_name] == [f"chat.{room.pk}"]
 
 
 async def test_missing_conversation_is_4004(ws, tokens):

@@ -1,6 +1,9 @@
-"""Every setting that comes from the environment is read here, in one place.
+"""The settings every profile shares, and most of those that come from the environment.
 
-Defaults are production-safe (DEBUG off, no hosts allowed); ``dev`` relaxes them.
+Defaults are production-safe (DEBUG off, no hosts allowed). The profiles read a few variables
+themselves: ``dev`` re-reads DJANGO_DEBUG, SECRET_KEY and ALLOWED_HOSTS with development
+defaults; ``production`` requires SECRET_KEY and REDIS_URL and reads its HTTPS and cookie flags
+(SECURE_*, SESSION_COOKIE_SECURE, CSRF_COOKIE_SECURE). All of them read through ``env`` below.
 """
 
 import os

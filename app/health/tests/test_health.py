@@ -41,6 +41,24 @@ async def test_per_process_token_cache_fails_with_503(async_client):
     assert "per process" in response.json()["checks"]["token_cache"]["recommendation"]
 
 
+@pytest.mark.parametrize(
+    "backend",
+    [
+        "django.core.cache.backends.locmem.LocMemCache",
+        "django.core.cache.backends.dummy.DummyCache",
+        "django.core.cache.backends.db.DatabaseCache",
+    ],
+)
+def test_health_and_system_check_agree_on_per_process_token_caches(backend, settings):
+    from health.checks import check_token_cache
+
+    settings.CACHES = {**settings.CACHES, "tokens": {**settings.CACHES["tokens"], "BACKEND": backend}}
+    refused_by_system_check = "realtime.E001" in [m.id for m in run_checks()]
+    check = check_token_cache()
+    assert refused_by_system_check is ("per process" in check.recommendation)
+    assert check.status == ("fail" if refused_by_system_check else "ok")
+
+
 @db_from_threads
 async def test_unreachable_redis_fails_with_503(async_client, settings):
     settings.REDIS_URL = "redis://127.0.0.1:1/0"
@@ -53,7 +71,8 @@ def test_missing_cache_table_is_diagnosed(client, settings):
     settings.CACHES = {**settings.CACHES, "tokens": {**settings.CACHES["tokens"], "LOCATION": "no_such_table"}}
     body = client.get("/api/websocket/health/").json()
     assert body["status"] == "fail"
-    assert "createcachetable" in body["checks"]["token_cache"]["recommendation"]
+    recommendation = body["checks"]["token_cache"]["recommendation"]
+    assert "manage.py migrate" in recommendation and "createcachetable" in recommendation
 
 
 def test_wsgi_process_is_told_it_cannot_serve_websockets(client):

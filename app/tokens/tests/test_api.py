@@ -52,6 +52,13 @@ def test_malformed_header_is_explained(client, db):
     assert "Malformed" in response.json()["detail"]
 
 
+def test_another_scheme_is_left_to_the_other_authenticators(client, db):
+    client.credentials(HTTP_AUTHORIZATION="Basic dXNlcjpwYXNz")
+    response = client.get("/api/auth/me/")
+    assert response.status_code == 401
+    assert "Malformed" not in response.json()["detail"]
+
+
 def test_me_requires_auth(client, db):
     assert client.get("/api/auth/me/").status_code == 401
 

@@ -37,6 +37,14 @@ async def test_authorization_header(ws, alice_token, keyword):
     assert (await established(communicator))["auth_method"] == "header:token"
 
 
+@pytest.mark.parametrize("value", [b"Token a b", b"Token", b"Basic dXNlcjpwYXNz"])
+async def test_malformed_or_foreign_authorization_header_is_refused_and_explained(ws, alice, value, caplog):
+    with caplog.at_level(logging.INFO):
+        _, communicator = await ws("/ws/notifications/", headers=[ORIGIN, (b"authorization", value)])
+        assert await receive_close(communicator) == 4001
+    assert "malformed Authorization header" in caplog.text
+
+
 async def test_session_cookie(ws, alice):
     session = SessionStore()
     session[SESSION_KEY] = str(alice.pk)
