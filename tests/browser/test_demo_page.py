@@ -9,7 +9,7 @@ import pytest
 from ops.testing.processes import DEMO_PASSWORD
 from ops.testing.tools import require_tool
 
-ARTIFACTS = Path(os.environ.get("TEST_ARTIFACTS", Path(__file__).resolve().parents[3] / "test-artifacts"))
+ARTIFACTS = Path(os.environ.get("TEST_ARTIFACTS", Path(__file__).resolve().parents[2] / "test-artifacts"))
 # Debian's Chromium as root in a closed network: no sandbox, no background traffic.
 CHROMIUM_ARGS = [
     "--no-sandbox",
