@@ -172,16 +172,17 @@ def render_text(variables, output):
 
 
 def render(variables, out_dir=None, targets=TARGETS):
-    """Render every output of targets: into out_dir by name, or (out_dir None) to each dest.
-    Returns {name: path}."""
+    """Render every output of targets: into out_dir by name, or (out_dir None) to each dest,
+    with the mode ops/outputs.yml gives it. Returns {name: path}."""
     written = {}
     rendered = [(output, render_text(variables, output)) for output in outputs(variables, targets)]
     for output, text in rendered:  # all rendered before any is written: no half-installed set
         path = Path(out_dir) / output["name"] if out_dir is not None else Path(output["dest"])
         path.parent.mkdir(parents=True, exist_ok=True)
+        path.touch(mode=0o600)  # private while written: app.env holds secrets
+        path.chmod(0o600)
         path.write_text(text)
-        if out_dir is None:
-            path.chmod(int(output["mode"], 8))
+        path.chmod(int(output["mode"], 8))
         written[output["name"]] = path
     return written
 

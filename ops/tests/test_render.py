@@ -103,6 +103,7 @@ def test_secrets_can_come_from_standard_input(tmp_path):
     result = run_render("--out", tmp_path, "--vars", "-", "env", stdin=secrets)
     assert result.returncode == 0, result.stderr
     assert "SECRET_KEY=" + "k" * 50 in (tmp_path / "app.env").read_text()
+    assert (tmp_path / "app.env").stat().st_mode & 0o777 == 0o640  # not readable by others
 
 
 def test_references_resolve_like_ansible():
