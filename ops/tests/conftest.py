@@ -18,6 +18,7 @@ NGINX_VARIANTS = {
     # A cluster's load balancer: nginx alone, proxying to daphne and the HTTP server on web hosts.
     "plain-cluster-load-balancer": {
         "app_https": False,
+        "nginx_serve_static": False,
         "nginx_daphne_servers": ["127.0.0.2:8001", "127.0.0.2:8002", "127.0.0.3:8001"],
         "nginx_http_servers": ["127.0.0.2:8000", "127.0.0.3:8000"],
     },

@@ -92,12 +92,33 @@ def test_websocket_location_passes_the_upgrade_on(render_nginx):
 
 
 def test_daphne_upstream_balances_on_open_connections(render_nginx):
-    directives, _ = parsed(render_nginx(daphne_instances=3))
+    conf = render_nginx(daphne_instances=3)
+    directives, _ = parsed(conf)
     assert directives["least_conn"] == [[]]
-    servers = [args[0] for args in directives["server"] if args and args[0].startswith("unix:")]
-    assert servers == [f"unix:/run/channels-stack/daphne-{n}.sock" for n in (1, 2, 3)] + [
-        "unix:/run/channels-stack/http.sock"
+    daphnes = [f"unix:/run/channels-stack/daphne-{n}.sock" for n in (1, 2, 3)]
+    assert upstream_servers(conf, "channels-stack_daphne") == daphnes
+
+
+def test_http_upstream_falls_back_on_daphne(render_nginx):
+    """While the HTTP server restarts (a deploy), daphne answers HTTP: no 502."""
+    conf = render_nginx(daphne_instances=2)
+    payload = crossplane.parse(str(conf), catch_errors=False)
+    (upstream,) = [
+        item for config in payload["config"] for item in config["parsed"]
+        if item["directive"] == "upstream" and item["args"] == ["channels-stack_http"]
     ]
+    servers = [item["args"] for item in upstream["block"] if item["directive"] == "server"]
+    assert servers == [
+        ["unix:/run/channels-stack/http.sock", "max_fails=0"],
+        ["unix:/run/channels-stack/daphne-1.sock", "backup"],
+        ["unix:/run/channels-stack/daphne-2.sock", "backup"],
+    ]
+
+
+def test_a_load_balancer_without_the_files_proxies_static(render_nginx):
+    _, locations = parsed(render_nginx(nginx_serve_static=False))
+    assert "alias" not in locations["/static/"]
+    assert locations["/static/"]["proxy_pass"] == [["http://channels-stack_http"]]
 
 
 def test_access_log_never_contains_a_query_string(render_nginx):
@@ -168,7 +189,8 @@ def upstream_servers(conf, upstream):
     for config in payload["config"]:
         for http in (item for item in config["parsed"] if item["directive"] == "upstream"):
             if http["args"] == [upstream]:
-                return [item["args"][0] for item in http["block"] if item["directive"] == "server"]
+                return [item["args"][0] for item in http["block"]
+                        if item["directive"] == "server" and "backup" not in item["args"]]
     return None
 
 

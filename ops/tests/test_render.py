@@ -69,7 +69,7 @@ def test_django_and_nginx_agree_on_static_files_and_host_names(tmp_path):
     env = env_file(tmp_path / "app.env")
     site = (tmp_path / "channels-stack.conf").read_text()
     assert f"alias {env['STATIC_ROOT']}/;" in site
-    assert env["STATIC_ROOT"] == "/srv/channels-stack/static"
+    assert env["STATIC_ROOT"] == "/srv/channels-stack/current/static"
     assert f"server_name {env['ALLOWED_HOSTS'].replace(',', ' ')};" in site
     assert env["CSRF_TRUSTED_ORIGINS"] == "https://chat.example.org,https://www.example.org"
     assert env["DJANGO_SETTINGS_MODULE"] == "config.settings.production"
@@ -111,7 +111,7 @@ def test_references_resolve_like_ansible():
         "app_name": "chat", "daphne_instances": 3, "nginx_temp_dir": None, "app_home": "/opt/{{ app_name }}",
     })
     assert variables["app_run_dir"] == "/run/chat"
-    assert variables["app_static_root"] == "/opt/chat/static"
+    assert variables["app_static_root"] == "/opt/chat/current/static"
     assert variables["daphne_instance_ids"] == [1, 2, 3]  # one whole expression keeps its type
     assert variables["nginx_tls"] is True
     assert variables["app_public_port"] == 443
@@ -119,9 +119,9 @@ def test_references_resolve_like_ansible():
 
 
 def test_a_reference_loop_is_refused():
-    loop = "loop: (app_home -> app_dir -> app_home|app_dir -> app_home -> app_dir)"
+    loop = "loop: (app_home -> app_current -> app_home|app_current -> app_home -> app_current)"
     with pytest.raises(render.RenderError, match=loop):
-        render.variables_from(overrides={"app_home": "{{ app_dir }}/..", "app_dir": "{{ app_home }}/app"})
+        render.variables_from(overrides={"app_home": "{{ app_current }}/..", "app_current": "{{ app_home }}/x"})
 
 
 def test_unknown_variable_is_refused():
@@ -188,7 +188,7 @@ def test_units_wrap_one_flag_per_line_and_the_launcher_reads_them(tmp_path):
     text = (tmp_path / "channels-stack-daphne@.service").read_text()
     assert max(len(line) for line in text.splitlines()) < 120
     command = unit_command(tmp_path / "channels-stack-daphne@.service", "2")
-    assert command.startswith("cd /srv/channels-stack/app && /bin/rm -f /run/channels-stack/daphne-2.sock ")
+    assert command.startswith("cd /srv/channels-stack/current/app && /bin/rm -f /run/channels-stack/daphne-2.sock ")
     assert "exec env SERVER_INSTANCE_ID=" in command and ":daphne-2 " in command
     endpoint = "unix:address=/run/channels-stack/daphne-2.sock:backlog=1024:lockfile=1"
     assert f"--endpoint {endpoint} --proxy-headers" in command
@@ -216,7 +216,7 @@ def test_command_macros_serve_other_launchers():
     commands = env.get_template("_commands.j2").make_module(render.variables_from())
     line = str(commands.daphne_command("tcp:port=$PORT:interface=0.0.0.0"))
     assert "\n" not in line
-    assert line.startswith("/srv/channels-stack/venv/bin/daphne --endpoint tcp:port=$PORT:interface=0.0.0.0 ")
+    assert line.startswith("/srv/channels-stack/current/venv/bin/daphne --endpoint tcp:port=$PORT:interface=0.0.0.0 ")
     assert "--ping-interval 20" in line
     assert str(commands.http_command("0.0.0.0:8000")).count("--bind 0.0.0.0:8000") == 1
 
