@@ -1,32 +1,89 @@
-"""A plain HTTP + WebSocket client for live tests (websockets' asyncio client, urllib)."""
+"""A plain HTTP + WebSocket client for the system tests (websockets' asyncio client, urllib).
+
+`server` is anything with `base_url` and `ws_base` (a local process, the local stack) or a
+`Site`: a deployment reached at an address of the test's own (a container) under its public
+name, which goes in the TLS SNI and the Host header as a browser would send them.
+"""
 
 import asyncio
+import http.client
 import json
+import socket
+import ssl
 import urllib.error
+import urllib.parse
 import urllib.request
 
 from websockets.asyncio.client import connect
 
 from ops.testing.processes import DEMO_PASSWORD
 
+# name -> address, like curl --resolve: a Site registers itself here.
+RESOLVE = {}
 
-def http(method, url, token=None, body=None):
+
+class Site:
+    """https://NAME served at ADDRESS (a test host), with its certificate not checked
+    (self-signed) unless a CA file is given."""
+
+    def __init__(self, name, address, https=True, ca_file=None):
+        self.name, self.address, self.https = name, address, https
+        self.base_url = f"{'https' if https else 'http'}://{name}"
+        self.ws_base = f"{'wss' if https else 'ws'}://{name}"
+        self.ssl = ssl.create_default_context(cafile=ca_file) if https else None
+        if https and not ca_file:
+            self.ssl.check_hostname = False
+            self.ssl.verify_mode = ssl.CERT_NONE
+        RESOLVE[name] = (address, self.ssl)
+
+
+class _ResolvingHTTPS(http.client.HTTPSConnection):
+    def connect(self):
+        address, _ = RESOLVE.get(self.host, (self.host, None))
+        sock = socket.create_connection((address, self.port), self.timeout)
+        self.sock = self._context.wrap_socket(sock, server_hostname=self.host)
+
+
+class _ResolvingHTTP(http.client.HTTPConnection):
+    def connect(self):
+        address, _ = RESOLVE.get(self.host, (self.host, None))
+        self.sock = socket.create_connection((address, self.port), self.timeout)
+
+
+class _ResolvingHandler(urllib.request.HTTPHandler, urllib.request.HTTPSHandler):
+    def http_open(self, req):
+        return self.do_open(_ResolvingHTTP, req)
+
+    def https_open(self, req):
+        _, context = RESOLVE.get(req.host, (None, None))
+        return self.do_open(_ResolvingHTTPS, req, context=context or ssl.create_default_context())
+
+
+_opener = urllib.request.build_opener(_ResolvingHandler())
+
+
+def http(method, url, token=None, body=None, headers=None):
     data = json.dumps(body).encode() if body is not None else None
     request = urllib.request.Request(url, data=data, method=method)  # noqa: S310
     request.add_header("Content-Type", "application/json")
+    for key, value in (headers or {}).items():
+        request.add_header(key, value)
     if token:
         request.add_header("Authorization", f"Token {token}")
     try:
-        with urllib.request.urlopen(request, timeout=10) as response:  # noqa: S310
+        with _opener.open(request, timeout=10) as response:
             raw = response.read()
             return response.status, json.loads(raw) if raw else None
     except urllib.error.HTTPError as error:
         raw = error.read()
-        return error.code, json.loads(raw) if raw else None
+        try:
+            return error.code, json.loads(raw) if raw else None
+        except ValueError:
+            return error.code, raw.decode(errors="replace")
 
 
-def login(server, username="alice"):
-    credentials = {"username": username, "password": DEMO_PASSWORD}
+def login(server, username="alice", password=DEMO_PASSWORD):
+    credentials = {"username": username, "password": password}
     status, body = http("POST", server.base_url + "/api/auth/login/", body=credentials)
     assert status == 200, body
     return body["token"]
@@ -40,9 +97,21 @@ def ticket(server, token):
 
 def ws_connect(server, path, token=None, **kwargs):
     headers = {"Authorization": f"Token {token}"} if token else None
+    uri = server.ws_base + path
+    parts = urllib.parse.urlsplit(uri)
+    if parts.hostname in RESOLVE:
+        address, context = RESOLVE[parts.hostname]
+        port = parts.port or (443 if parts.scheme == "wss" else 80)
+        kwargs.setdefault("host", address)
+        kwargs.setdefault("port", port)
+        if context is not None:
+            kwargs.setdefault("ssl", context)
+            kwargs.setdefault("server_hostname", parts.hostname)
+    origin = f"{'https' if parts.scheme == 'wss' else 'http'}://{parts.netloc}" if parts.hostname in RESOLVE else (
+        "http://127.0.0.1")
     return connect(
-        server.ws_base + path,
-        origin="http://127.0.0.1",
+        uri,
+        origin=origin,
         additional_headers=headers,
         proxy=None,
         open_timeout=kwargs.pop("open_timeout", 10),
