@@ -29,7 +29,8 @@ def test_a_stale_spec_is_reported(tmp_path, monkeypatch, capsys):
 
 def test_every_default_is_typed_and_described():
     for role in ROLES:
-        options = yaml.safe_load((role / "meta" / "argument_specs.yml").read_text())["argument_specs"]["main"]["options"]
+        spec = yaml.safe_load((role / "meta" / "argument_specs.yml").read_text())
+        options = spec["argument_specs"]["main"]["options"]
         defaults = {}
         for path in (role / "defaults" / "main").glob("*.yml"):
             defaults.update(yaml.safe_load(path.read_text()) or {})
