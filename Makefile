@@ -15,14 +15,15 @@ LOCK_ENV := PIP_CONFIG_FILE=/dev/null PIP_FIND_LINKS= PIP_EXTRA_INDEX_URL= PIP_I
 COMPILE  := $(LOCK_ENV) $(abspath $(VENV))/bin/pip-compile --quiet --generate-hashes --allow-unsafe --strip-extras \
             --no-emit-index-url --no-emit-find-links --resolver=backtracking
 
-.PHONY: help venv run stack stack-manage render bench test lint unit lock upgrade clean
+.PHONY: help venv run stack stack-manage render bench test lint unit molecule argument-specs lock upgrade clean
 help:
 	@echo "make run      start the app on http://$(HOST):$(PORT) (SQLite, in-memory layer, demo users)"
 	@echo "make stack    nginx + $(DAPHNE) daphne + gunicorn/uvicorn + Redis + PostgreSQL on http://127.0.0.1:$(STACK_PORT)"
 	@echo "make stack-manage ARGS='createsuperuser'   any manage.py command against the running stack"
 	@echo "make render OUT=dir VARS='my-vars.yml secrets.yml'   nginx/, systemd/ and app.env for a server"
 	@echo "make bench    what nginx costs a WebSocket, as ratios against daphne reached directly"
-	@echo "make test     lint + every test (unit, live, end-to-end through nginx, headless Chromium)"
+	@echo "make test     lint + every test (unit, live, end-to-end through nginx, headless Chromium, molecule)"
+	@echo "make molecule [SCENARIO=full]   the Ansible roles on podman hosts with systemd (all scenarios, or one)"
 	@echo "make lock     re-resolve $(REQ)/*.txt after editing a .in file"
 	@echo "make upgrade  upgrade every pinned dependency to its newest allowed version"
 
@@ -65,12 +66,21 @@ bench: $(VENV)/.dev-installed
 lint: $(VENV)/.dev-installed
 	$(PY) -m ruff check .
 	cd app && $(PY) manage.py makemigrations --check --dry-run --verbosity 0
+	$(PY) -m ops.argument_specs --check
+	cd ansible && PATH=$(abspath $(VENV))/bin:$$PATH $(abspath $(VENV))/bin/yamllint --strict .
+	cd ansible && PATH=$(abspath $(VENV))/bin:$$PATH $(abspath $(VENV))/bin/ansible-lint --strict
+
+argument-specs: $(VENV)/.dev-installed
+	$(PY) -m ops.argument_specs
+
+molecule: $(VENV)/.dev-installed
+	$(PY) -m pytest tests/molecule $(if $(SCENARIO),-k "$(SCENARIO)")
 
 test: lint
 	$(PY) -m pytest
 
 unit: $(VENV)/.dev-installed
-	$(PY) -m pytest -m "not live and not browser"
+	$(PY) -m pytest -m "not live and not browser and not molecule"
 
 $(VENV)/bin/pip-compile:
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)

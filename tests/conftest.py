@@ -16,6 +16,8 @@ def pytest_collection_modifyitems(items):
             item.add_marker(pytest.mark.e2e)
         elif "/tests/browser/" in str(item.path):
             item.add_marker(pytest.mark.browser)
+        elif "/tests/molecule/" in str(item.path):
+            item.add_marker(pytest.mark.molecule)
 
 
 @pytest.fixture(scope="session")
