@@ -10,7 +10,7 @@
 #                      With registry access, set it to a public systemd image and skip this.
 #   DEBIAN_MIRROR      mirror debootstrap and the image's apt use (default http://deb.debian.org/debian)
 #   DEBIAN_SUITE       default bookworm
-#   FORCE_REBUILD=1    remove the image first and build it again
+#   FORCE_REBUILD=1    build it again even if it exists (the new image takes the name)
 set -euo pipefail
 
 MOLECULE_IMAGE="${MOLECULE_IMAGE:-localhost/channels-stack-debian-systemd:bookworm}"
@@ -24,10 +24,9 @@ die() { say "ERROR: $*"; exit 1; }
 command -v podman >/dev/null || die "podman is not installed (apt-get install podman runc)"
 
 if [[ "${FORCE_REBUILD:-0}" == 1 ]] && podman image exists "$MOLECULE_IMAGE"; then
-    say "FORCE_REBUILD=1: removing $MOLECULE_IMAGE"
-    podman image rm "$MOLECULE_IMAGE" >/dev/null
-fi
-if podman image exists "$MOLECULE_IMAGE"; then
+    # The new image takes the name; containers still running the old one keep it (untagged).
+    say "FORCE_REBUILD=1: building $MOLECULE_IMAGE again"
+elif podman image exists "$MOLECULE_IMAGE"; then
     say "$MOLECULE_IMAGE exists: nothing to do"
     exit 0
 fi
@@ -68,6 +67,9 @@ done
 # Keep the image small: no package lists, no apt cache, no docs.
 rm -rf "$rootfs"/var/lib/apt/lists/* "$rootfs"/var/cache/apt/*.bin "$rootfs"/var/cache/apt/archives/*.deb \
        "$rootfs"/usr/share/doc/* "$rootfs"/usr/share/man/* "$rootfs"/debootstrap
+# Dated 1970, so the empty lists count as stale: Ansible's apt cache_valid_time goes by this
+# directory's mtime, and would otherwise skip the first `apt-get update` of a new container.
+touch -d @0 "$rootfs/var/lib/apt/lists"
 : >"$rootfs/etc/machine-id"
 echo "molecule" >"$rootfs/etc/hostname"
 
