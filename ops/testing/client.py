@@ -72,14 +72,17 @@ def http(method, url, token=None, body=None, headers=None):
         request.add_header("Authorization", f"Token {token}")
     try:
         with _opener.open(request, timeout=10) as response:
-            raw = response.read()
-            return response.status, json.loads(raw) if raw else None
+            return response.status, _body(response.read())
     except urllib.error.HTTPError as error:
-        raw = error.read()
-        try:
-            return error.code, json.loads(raw) if raw else None
-        except ValueError:
-            return error.code, raw.decode(errors="replace")
+        return error.code, _body(error.read())
+
+
+def _body(raw):
+    """JSON when it is JSON (the API), else the text (a page, nginx's own errors)."""
+    try:
+        return json.loads(raw) if raw else None
+    except ValueError:
+        return raw.decode(errors="replace")
 
 
 def login(server, username="alice", password=DEMO_PASSWORD):

@@ -143,7 +143,8 @@ class Daphne(DjangoServer):
     def __init__(self, env, log_path, extra_args=()):
         self.instance = env.get("SERVER_INSTANCE_ID")
         super().__init__(
-            lambda port: [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port), *extra_args,
+            # realtime.server: daphne that closes sockets with 1001 when stopped, as the units run it.
+            lambda port: [sys.executable, "-m", "realtime.server", "-b", "127.0.0.1", "-p", str(port), *extra_args,
                           "config.asgi:application"],
             env,
             log_path,

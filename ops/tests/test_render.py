@@ -216,7 +216,9 @@ def test_command_macros_serve_other_launchers():
     commands = env.get_template("_commands.j2").make_module(render.variables_from())
     line = str(commands.daphne_command("tcp:port=$PORT:interface=0.0.0.0"))
     assert "\n" not in line
-    assert line.startswith("/srv/channels-stack/current/venv/bin/daphne --endpoint tcp:port=$PORT:interface=0.0.0.0 ")
+    assert line.startswith(
+        "/srv/channels-stack/current/venv/bin/python -m realtime.server --endpoint tcp:port=$PORT:interface=0.0.0.0 "
+    )
     assert "--ping-interval 20" in line
     assert str(commands.http_command("0.0.0.0:8000")).count("--bind 0.0.0.0:8000") == 1
 

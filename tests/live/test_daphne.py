@@ -45,6 +45,20 @@ async def test_credentials_never_reach_the_log(server):
     assert token not in log and one_time not in log
 
 
+async def test_stopping_the_server_closes_sockets_with_going_away(server):
+    """SIGTERM (systemctl stop, a deploy): each open socket gets close code 1001, so clients
+    know to reconnect, and the consumer finishes its disconnect handler instead of being cancelled."""
+    async with ws_connect(server, "/ws/test/") as ws:
+        await receive(ws, "connection_established")
+        server.popen.terminate()
+        with pytest.raises(ConnectionClosed):
+            while True:
+                await receive(ws, timeout=15)
+        assert ws.close_code == 1001
+    assert server.popen.wait(20) == 0
+    assert "Closed 1 WebSocket(s) with 1001; cancelled 0 pending application instance(s)" in server.read_log()
+
+
 async def test_runserver_serves_websockets(tmp_path, database_url):
     """`manage.py runserver` (what `make run` starts) speaks WebSocket, because daphne is first
     in INSTALLED_APPS."""
