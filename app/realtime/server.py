@@ -2,7 +2,7 @@
 
 On SIGTERM (systemctl stop or restart, a deploy, a container stop) plain daphne drops every
 open WebSocket (clients see 1006, abnormal closure) and cancels the consumers at once, so their
-disconnect handlers (group_discard, ...) never run. This server first closes each open socket
+disconnect handlers (group_discard, ...) never run. This server stops accepting, then closes each open socket
 with 1001 (going away: clients reconnect, to another instance), gives the consumers up to
 --application-close-timeout seconds to finish websocket.disconnect, then cancels whatever is left,
 as daphne's own shutdown does. Every daphne option works as usual.
@@ -22,8 +22,17 @@ logger = logging.getLogger("daphne.server")
 
 
 class GracefulServer(Server):
+    def listen_success(self, port):
+        # daphne's callback swallows the listening port; keep it to stop accepting later.
+        self.__dict__.setdefault("listening_ports", []).append(port)
+        return super().listen_success(port)
+
     @defer.inlineCallbacks
     def kill_all_applications(self):
+        # Stop accepting first: a proxy's new handshakes must go to another instance, not to
+        # this one while it is leaving (the socket or port refuses, nginx tries the next).
+        for port in self.__dict__.get("listening_ports", []):
+            yield port.stopListening()
         open_sockets = {
             protocol: details for protocol, details in list(self.connections.items())
             if isinstance(protocol, WebSocketProtocol) and protocol.state == protocol.STATE_OPEN

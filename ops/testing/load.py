@@ -8,6 +8,8 @@ import json
 import threading
 import time
 
+from websockets.exceptions import ConnectionClosed
+
 from ops.testing.client import http, ws_connect
 
 
@@ -58,6 +60,7 @@ class ReconnectingClients:
     def __init__(self, site, path="/ws/test/", count=100):
         self.site, self.path, self.count = site, path, count
         self.gaps, self.closes = [], collections.Counter()
+        self.events = []  # (wall-clock time, client, what): for a failure's message
         self.connected = set()
         self._stopping = False
         self._tasks = []
@@ -85,17 +88,24 @@ class ReconnectingClients:
                         pass
                     if closed_at is not None:
                         self.gaps.append(time.monotonic() - closed_at)
+                        self.events.append((time.time(), number, f"back after {self.gaps[-1]:.2f} s"))
+                    closed_at = None
                     self.connected.add(number)
                     try:
                         async for _ in ws:
                             pass
+                        code = ws.close_code
+                    except ConnectionClosed as closed:
+                        code = closed.rcvd.code if closed.rcvd else 1006
                     finally:
                         self.connected.discard(number)
                         closed_at = time.monotonic()
-                        self.closes[ws.close_code] += 1
+                    self.closes[code] += 1
+                    self.events.append((time.time(), number, f"closed {code}"))
             except asyncio.CancelledError:
                 raise
-            except Exception:  # noqa: BLE001 - refused or reset while a server restarts: try again
+            except Exception as error:  # noqa: BLE001 - refused or reset while a server restarts: try again
+                self.events.append((time.time(), number, f"{type(error).__name__}: {error}"))
                 closed_at = closed_at or time.monotonic()
                 await asyncio.sleep(0.2)
 
