@@ -5,13 +5,22 @@ common ran first); phantom-web2 (private_address 10.0.1.12) is a second web host
 only in the inventory; postgresql_listen_addresses adds the container's own address.
 """
 
+import os
+import shutil
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 import yaml
 
 ANSIBLE_DIR = Path(__file__).resolve().parents[3]
+
+
+def tool(name):
+    """An Ansible command: beside this Python (the venv molecule runs in), else on PATH."""
+    beside = Path(sys.executable).with_name(name)
+    return str(beside) if beside.exists() else shutil.which(name) or name
 DB = USER = "channels_stack"
 
 
@@ -20,7 +29,7 @@ def password():
     """app_database_password as the inventory defines it: the example vault's secret."""
     out = subprocess.run(
         [
-            "ansible-vault",
+            tool("ansible-vault"),
             "view",
             "--vault-password-file",
             str(ANSIBLE_DIR / "vault-password.example"),
@@ -169,3 +178,20 @@ def test_firewall_admits_postgresql_from_the_web_hosts_only(host):
     rules = [line.strip() for line in host.check_output("nft list chain inet filter input").splitlines()]
     assert "ip saddr 10.0.1.12 tcp dport { 5432, 6379 } accept" in rules
     assert sum("5432" in rule for rule in rules) == 1
+
+
+def test_missing_secret_stops_the_role_at_once(host, tmp_path):
+    """The role run without the inventory's vault: its first task fails with a message that
+    names the variable, and nothing on the host changes."""
+    playbook = tmp_path / "play.yml"
+    playbook.write_text("- hosts: all\n  gather_facts: false\n  roles: [postgresql]\n")
+    out = subprocess.run(
+        [tool("ansible-playbook"), "-i", host.backend.get_hostname() + ",", "-c", "containers.podman.podman", str(playbook)],
+        env={**os.environ, "ANSIBLE_ROLES_PATH": str(ANSIBLE_DIR / "roles"), "ANSIBLE_NOCOLOR": "1"},
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert out.returncode == 2, out.stdout + out.stderr
+    assert "app_database_password (the secret of ops/outputs.yml) is missing" in " ".join((out.stdout + out.stderr).split())
+    assert "changed=0" in out.stdout and "ok=0" in out.stdout and "failed=1" in out.stdout

@@ -1,7 +1,10 @@
 """What role redis promises, checked on the redis scenario's container (a single host:
 inventories/single-host, its group_vars and example vault; role common ran first)."""
 
+import os
+import shutil
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -10,12 +13,18 @@ import yaml
 ANSIBLE_DIR = Path(__file__).resolve().parents[3]
 
 
+def tool(name):
+    """An Ansible command: beside this Python (the venv molecule runs in), else on PATH."""
+    beside = Path(sys.executable).with_name(name)
+    return str(beside) if beside.exists() else shutil.which(name) or name
+
+
 @pytest.fixture(scope="module")
 def password():
     """app_redis_password as the inventory defines it: the example vault's secret."""
     out = subprocess.run(
         [
-            "ansible-vault",
+            tool("ansible-vault"),
             "view",
             "--vault-password-file",
             str(ANSIBLE_DIR / "vault-password.example"),
@@ -129,3 +138,20 @@ def test_full_memory_refuses_writes_instead_of_evicting(host, password):
 def test_firewall_keeps_redis_on_loopback(host):
     # A single host: the app reaches Redis over loopback, no port is opened for it.
     assert "6379" not in host.check_output("nft list ruleset")
+
+
+def test_missing_secret_stops_the_role_at_once(host, tmp_path):
+    """The role run without the inventory's vault: its first task fails with a message that
+    names the variable, and nothing on the host changes."""
+    playbook = tmp_path / "play.yml"
+    playbook.write_text("- hosts: all\n  gather_facts: false\n  roles: [redis]\n")
+    out = subprocess.run(
+        [tool("ansible-playbook"), "-i", host.backend.get_hostname() + ",", "-c", "containers.podman.podman", str(playbook)],
+        env={**os.environ, "ANSIBLE_ROLES_PATH": str(ANSIBLE_DIR / "roles"), "ANSIBLE_NOCOLOR": "1"},
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert out.returncode == 2, out.stdout + out.stderr
+    assert "app_redis_password (the secret of ops/outputs.yml) is missing" in " ".join((out.stdout + out.stderr).split())
+    assert "changed=0" in out.stdout and "ok=0" in out.stdout and "failed=1" in out.stdout
