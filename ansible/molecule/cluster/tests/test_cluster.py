@@ -2,10 +2,9 @@
 
 import json
 
+from conftest import DATA, DEMO_PASSWORD, LB, WEB1, WEB2
 from ops.testing import hosts
 from ops.testing.client import http, login, receive, ticket, ws_connect
-
-from conftest import DATA, DEMO_PASSWORD, LB, WEB1, WEB2
 
 APP = hosts.APP_NAME
 

@@ -6,11 +6,10 @@ import re
 
 import pytest
 
+from conftest import DEMO_PASSWORD, NAME
 from ops import render
 from ops.testing import hosts
 from ops.testing.client import http, login, receive, ticket, ws_connect
-
-from conftest import DEMO_PASSWORD, NAME
 
 APP = hosts.APP_NAME
 UNITS = [f"{APP}-http.service", f"{APP}-daphne@1.service", f"{APP}-daphne@2.service"]

@@ -119,7 +119,8 @@ def test_app_role_has_no_privileges_and_a_scram_password(host):
 
 
 def test_database_owned_by_the_app_role_and_closed_to_public(host):
-    assert sql(host, f"SELECT pg_get_userbyid(datdba), pg_encoding_to_char(encoding) FROM pg_database WHERE datname = '{DB}'") == f"{USER}|UTF8"
+    owner = f"SELECT pg_get_userbyid(datdba), pg_encoding_to_char(encoding) FROM pg_database WHERE datname = '{DB}'"
+    assert sql(host, owner) == f"{USER}|UTF8"
     public_connect = sql(
         host,
         "SELECT count(*) FROM pg_database d, aclexplode(d.datacl) a"
@@ -186,12 +187,14 @@ def test_missing_secret_stops_the_role_at_once(host, tmp_path):
     playbook = tmp_path / "play.yml"
     playbook.write_text("- hosts: all\n  gather_facts: false\n  roles: [postgresql]\n")
     out = subprocess.run(
-        [tool("ansible-playbook"), "-i", host.backend.get_hostname() + ",", "-c", "containers.podman.podman", str(playbook)],
+        [tool("ansible-playbook"), "-i", host.backend.get_hostname() + ",", "-c", "containers.podman.podman",
+         str(playbook)],
         env={**os.environ, "ANSIBLE_ROLES_PATH": str(ANSIBLE_DIR / "roles"), "ANSIBLE_NOCOLOR": "1"},
         capture_output=True,
         text=True,
         timeout=300,
     )
     assert out.returncode == 2, out.stdout + out.stderr
-    assert "app_database_password (the secret of ops/outputs.yml) is missing" in " ".join((out.stdout + out.stderr).split())
+    output = " ".join((out.stdout + out.stderr).split())
+    assert "app_database_password (the secret of ops/outputs.yml) is missing" in output
     assert "changed=0" in out.stdout and "ok=0" in out.stdout and "failed=1" in out.stdout

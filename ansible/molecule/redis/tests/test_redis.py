@@ -146,12 +146,14 @@ def test_missing_secret_stops_the_role_at_once(host, tmp_path):
     playbook = tmp_path / "play.yml"
     playbook.write_text("- hosts: all\n  gather_facts: false\n  roles: [redis]\n")
     out = subprocess.run(
-        [tool("ansible-playbook"), "-i", host.backend.get_hostname() + ",", "-c", "containers.podman.podman", str(playbook)],
+        [tool("ansible-playbook"), "-i", host.backend.get_hostname() + ",", "-c", "containers.podman.podman",
+         str(playbook)],
         env={**os.environ, "ANSIBLE_ROLES_PATH": str(ANSIBLE_DIR / "roles"), "ANSIBLE_NOCOLOR": "1"},
         capture_output=True,
         text=True,
         timeout=300,
     )
     assert out.returncode == 2, out.stdout + out.stderr
-    assert "app_redis_password (the secret of ops/outputs.yml) is missing" in " ".join((out.stdout + out.stderr).split())
+    output = " ".join((out.stdout + out.stderr).split())
+    assert "app_redis_password (the secret of ops/outputs.yml) is missing" in output
     assert "changed=0" in out.stdout and "ok=0" in out.stdout and "failed=1" in out.stdout
