@@ -1,9 +1,12 @@
 """Write each Ansible role's meta/argument_specs.yml from its defaults: `make argument-specs`.
 
 A role's defaults are `defaults/main/*.yml` (ops.yml is a link to ops/defaults.yml, the rest is
-the role's own). Every variable is typed from its resolved default and described by the comment
-lines right above it, so the specs can never fall out of step with the defaults: a test runs
-this with --check.
+the role's own). The spec lists the variables the role uses: its own, and those of ops/defaults.yml
+that its tasks, handlers and templates name, or that the nginx/ and systemd/ templates it renders
+name (with what their defaults refer to). Each is typed from its resolved default and described by
+the comment lines right above it, so the specs can never fall out of step with the defaults: a
+test runs this with --check. (Ansible templates every listed variable before the role starts, so
+listing one the role never uses would make, say, the redis role fail on a database URL.)
 
     python -m ops.argument_specs [--check]
 """
@@ -14,6 +17,7 @@ import sys
 from pathlib import Path
 
 import jinja2
+import jinja2.meta
 import yaml
 
 from ops import render, variables
@@ -74,6 +78,44 @@ def resolve_what_jinja_can(raw):
     return {**resolved, **{name: jinja2.StrictUndefined(name=name) for name in ansible_only}}
 
 
+IDENTIFIER = re.compile(r"[a-z_][a-z0-9_]*")
+TARGET_NAME = re.compile(r"""['"](%s)['"]""")
+
+
+def used_names(role_dir, raw):
+    """The variables the role uses: named in its own files, or in the templates it renders
+    (an output's template path or its target quoted in the role's files), then everything their
+    defaults refer to."""
+    own = [p for part in ("tasks", "handlers", "templates", "vars", "files") for p in (role_dir / part).rglob("*")
+           if p.is_file()]
+    text = "\n".join(p.read_text(errors="replace") for p in own)
+    targets = set(re.findall(TARGET_NAME.pattern % "|".join(render.TARGETS), text))
+    for output in render.MANIFEST["outputs"]:
+        if output["template"] in text or output["target"] in targets:
+            template_dir = REPO_DIR / output["template"]
+            text += "\n".join(p.read_text() for p in template_dir.parent.glob("*.j2"))
+            text += "\n" + " ".join(str(value) for value in output.values())  # its name, dest, group
+    names = set(IDENTIFIER.findall(text)) & (set(raw) | set(render.SECRETS))
+    env = variables.environment()
+    pending = list(names)
+    while pending:
+        value = raw.get(pending.pop())
+        for item in (value if isinstance(value, list) else [value]):
+            if variables.is_template(item):
+                try:
+                    referred = jinja2.meta.find_undeclared_variables(env.parse(item))
+                except jinja2.TemplateError:
+                    referred = set(IDENTIFIER.findall(item))
+                for name in (referred & (set(raw) | set(render.SECRETS))) - names:
+                    names.add(name)
+                    pending.append(name)
+    own_defaults = set()
+    for path in (role_dir / "defaults" / "main").glob("*.yml"):
+        if not path.is_symlink():
+            own_defaults |= set(yaml.safe_load(path.read_text()) or {})
+    return names | own_defaults
+
+
 def spec_for(role_dir):
     files = sorted((role_dir / "defaults" / "main").glob("*.yml"))
     raw, descriptions = {}, {}
@@ -81,15 +123,16 @@ def spec_for(role_dir):
         raw.update(yaml.safe_load(path.read_text()) or {})
         descriptions.update(described_keys(path))
     resolved = resolve_what_jinja_can(raw)
+    used = used_names(role_dir, raw)
     options = {}
-    for name in raw:
+    for name in (name for name in raw if name in used):
         if not descriptions.get(name):
             raise SystemExit(f"{role_dir.name}: {name} has no comment above it in defaults/main/: describe it there")
         options[name] = {"type": type_of(name, resolved[name], raw[name]), "required": False,
                          "description": descriptions[name]}
         if options[name]["type"] == "list":
             options[name]["elements"] = "raw"
-    for name, what in render.SECRETS.items():
+    for name, what in ((name, what) for name, what in render.SECRETS.items() if name in used):
         options[name] = {"type": "str", "required": False, "no_log": True,
                          "description": f"Secret, no default: {what}. Required by the tasks that use it."}
     readme = (role_dir / "README.md").read_text().splitlines() if (role_dir / "README.md").exists() else []

@@ -27,15 +27,32 @@ def test_a_stale_spec_is_reported(tmp_path, monkeypatch, capsys):
     assert "out of date" in capsys.readouterr().err
 
 
-def test_every_default_is_typed_and_described():
+def options_of(role):
+    spec = yaml.safe_load((argument_specs.ROLES_DIR / role / "meta" / "argument_specs.yml").read_text())
+    return spec["argument_specs"]["main"]["options"]
+
+
+def test_every_option_is_typed_and_described_and_every_own_default_listed():
     for role in ROLES:
-        spec = yaml.safe_load((role / "meta" / "argument_specs.yml").read_text())
-        options = spec["argument_specs"]["main"]["options"]
-        defaults = {}
+        options = options_of(role.name)
+        own = {}
         for path in (role / "defaults" / "main").glob("*.yml"):
-            defaults.update(yaml.safe_load(path.read_text()) or {})
-        assert set(defaults) <= set(options), role.name
+            if not path.is_symlink():
+                own.update(yaml.safe_load(path.read_text()) or {})
+        assert set(own) <= set(options), role.name
         assert all(option["type"] and option["description"] for option in options.values()), role.name
+
+
+def test_a_role_lists_what_it_uses_and_only_that():
+    """Ansible templates every listed variable before a role starts: the redis role must not
+    list the database URL (it would fail without the database password), the app role, which
+    renders app.env, must list it and what it refers to."""
+    app, redis = options_of("app"), options_of("redis")
+    assert {"app_database_url", "app_database_user", "app_database_password", "app_redis_url"} <= set(app)
+    assert {"daphne_ping_interval", "app_env_file", "systemd_unit_dir"} <= set(app)
+    assert "app_database_url" not in redis and "nginx_tls" not in redis
+    assert "app_redis_password" in redis
+    assert "nginx_ws_read_timeout" in options_of("nginx") and "daphne_socket" in options_of("nginx")
 
 
 def test_roles_load_the_template_variables_from_ops_defaults():
