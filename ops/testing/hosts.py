@@ -89,3 +89,15 @@ def wait_for(predicate, timeout, what):
 def http_ok(site, path="/api/websocket/health/"):
     """The site answers path with 200."""
     return http("GET", site.base_url + path)[0] == 200
+
+
+def role_without_secrets(host, role, tmp_path):
+    """Run `role` alone on the host, without the inventory (so without the vault's secrets)."""
+    playbook = tmp_path / "play.yml"
+    playbook.write_text(f"- hosts: all\n  gather_facts: false\n  roles: [{role}]\n")
+    return subprocess.run(
+        [str(Path(sys.executable).with_name("ansible-playbook")), "-i", host.backend.get_hostname() + ",",
+         "-c", "containers.podman.podman", str(playbook)],
+        env={**os.environ, "ANSIBLE_ROLES_PATH": str(ANSIBLE_DIR / "roles"), "ANSIBLE_NOCOLOR": "1"},
+        capture_output=True, text=True, timeout=300,
+    )
