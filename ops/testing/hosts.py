@@ -10,6 +10,7 @@ import time
 from pathlib import Path
 
 import testinfra
+import yaml
 
 from ops import render
 from ops.testing.client import http
@@ -101,3 +102,14 @@ def role_without_secrets(host, role, tmp_path):
         env={**os.environ, "ANSIBLE_ROLES_PATH": str(ANSIBLE_DIR / "roles"), "ANSIBLE_NOCOLOR": "1"},
         capture_output=True, text=True, timeout=300,
     )
+
+
+def example_secret(name):
+    """A variable of the single-host inventory's example vault (what the scenarios converge with)."""
+    out = subprocess.run(
+        [str(Path(sys.executable).with_name("ansible-vault")), "view", "--vault-password-file",
+         str(ANSIBLE_DIR / "vault-password.example"),
+         str(ANSIBLE_DIR / "inventories" / "single-host" / "group_vars" / "all" / "vault.yml")],
+        check=True, capture_output=True, text=True,
+    ).stdout
+    return yaml.safe_load(out)[name]

@@ -5,42 +5,17 @@ common ran first); phantom-web2 (private_address 10.0.1.12) is a second web host
 only in the inventory; postgresql_listen_addresses adds the container's own address.
 """
 
-import shutil
-import subprocess
-import sys
-from pathlib import Path
-
 import pytest
-import yaml
 
 from ops.testing import hosts
 
-ANSIBLE_DIR = Path(__file__).resolve().parents[3]
-
-
-def tool(name):
-    """An Ansible command: beside this Python (the venv molecule runs in), else on PATH."""
-    beside = Path(sys.executable).with_name(name)
-    return str(beside) if beside.exists() else shutil.which(name) or name
 DB = USER = "channels_stack"
 
 
 @pytest.fixture(scope="module")
 def password():
     """app_database_password as the inventory defines it: the example vault's secret."""
-    out = subprocess.run(
-        [
-            tool("ansible-vault"),
-            "view",
-            "--vault-password-file",
-            str(ANSIBLE_DIR / "vault-password.example"),
-            str(ANSIBLE_DIR / "inventories/single-host/group_vars/all/vault.yml"),
-        ],
-        check=True,
-        capture_output=True,
-        text=True,
-    ).stdout
-    return yaml.safe_load(out)["vault_app_database_password"]
+    return hosts.example_secret("vault_app_database_password")
 
 
 @pytest.fixture(scope="module")
