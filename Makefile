@@ -80,7 +80,7 @@ test: lint
 	$(PY) -m pytest
 
 unit: $(VENV)/.dev-installed
-	$(PY) -m pytest -m "not live and not browser and not molecule"
+	$(PY) -m pytest -m "not live and not browser and not molecule and not containers"
 
 $(VENV)/bin/pip-compile:
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -90,11 +90,13 @@ $(VENV)/bin/pip-compile:
 lock: $(VENV)/bin/pip-compile
 	cd $(REQ) && $(COMPILE) -o base.txt base.in
 	cd $(OPS_REQ) && $(COMPILE) -o requirements.txt requirements.in
+	cd $(OPS_REQ) && $(COMPILE) -o render-requirements.txt render-requirements.in
 	cd $(REQ) && $(COMPILE) -o dev.txt dev.in
 
 upgrade: $(VENV)/bin/pip-compile
 	cd $(REQ) && $(COMPILE) --upgrade -o base.txt base.in
 	cd $(OPS_REQ) && $(COMPILE) --upgrade -o requirements.txt requirements.in
+	cd $(OPS_REQ) && $(COMPILE) -o render-requirements.txt render-requirements.in
 	cd $(REQ) && $(COMPILE) --upgrade -o dev.txt dev.in
 
 clean:

@@ -4,6 +4,7 @@ Ansible, the container build, the local stack and the tests render the same file
 
     python -m ops.render --out DIR [--vars FILE ...] [--set KEY=VALUE ...] [nginx] [systemd] [env]
     python -m ops.render --install [--vars FILE ...]       # to each file's installed path
+    python -m ops.render --install --destdir DIR ...       # the same, under DIR (an image's build)
     python -m ops.render --check --vars FILE               # the rules only; writes nothing
 
 Variables: ops/defaults.yml, then each --vars file (`-` is standard input: secrets need not
@@ -171,13 +172,17 @@ def render_text(variables, output):
         ) from error
 
 
-def render(variables, out_dir=None, targets=TARGETS):
-    """Render every output of targets: into out_dir by name, or (out_dir None) to each dest,
-    with the mode ops/outputs.yml gives it. Returns {name: path}."""
+def render(variables, out_dir=None, targets=TARGETS, destdir=None):
+    """Render every output of targets: into out_dir by name, or (out_dir None) to each dest
+    (below destdir when given, as DESTDIR does for `make install`), with the mode
+    ops/outputs.yml gives it. Returns {name: path}."""
     written = {}
     rendered = [(output, render_text(variables, output)) for output in outputs(variables, targets)]
     for output, text in rendered:  # all rendered before any is written: no half-installed set
-        path = Path(out_dir) / output["name"] if out_dir is not None else Path(output["dest"])
+        if out_dir is not None:
+            path = Path(out_dir) / output["name"]
+        else:
+            path = Path(destdir or "/") / output["dest"].lstrip("/")
         path.parent.mkdir(parents=True, exist_ok=True)
         path.touch(mode=0o600)  # private while written: app.env holds secrets
         path.chmod(0o600)
@@ -208,7 +213,10 @@ def main(argv=None):
     where.add_argument("--check", action="store_true", help="check the variables and render in memory only")
     parser.add_argument("--vars", action="append", default=[], help="YAML file of variables (repeatable; - for stdin)")
     parser.add_argument("--set", action="append", default=[], type=parse_set, metavar="KEY=VALUE")
+    parser.add_argument("--destdir", help="with --install: below this directory (each dest is under it)")
     args = parser.parse_args(argv)
+    if args.destdir and not args.install:
+        parser.error("--destdir goes with --install")
     targets = tuple(args.targets) or TARGETS
     try:
         variables = variables_from(args.vars, dict(args.set))
@@ -217,7 +225,7 @@ def main(argv=None):
                 render_text(variables, output)
             print(f"render: ok ({', '.join(targets)})")
             return 0
-        written = render(variables, None if args.install else args.out, targets)
+        written = render(variables, None if args.install else args.out, targets, args.destdir)
     except (RenderError, OSError, yaml.YAMLError) as error:
         print(f"render: {error}", file=sys.stderr)
         return 2

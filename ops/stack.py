@@ -129,7 +129,8 @@ class Stack:
         for private in (lay.redis, lay.logs, lay.nginx):
             private.chmod(0o700)
         lay.run.chmod(traversable)  # as root, nginx's workers ("nobody") connect here
-        render.render(self.variables)  # to each file's dest: all of them inside DIR
+        # To each file's dest, all inside DIR. Not the container entrypoint: no image here.
+        render.render(self.variables, targets=("nginx", "systemd", "env"))
         lay.env_file.chmod(0o600)
         lay.procfile.write_text("".join(f"{name}: {command}\n" for name, command in self.processes().items()))
 

@@ -24,8 +24,19 @@ def test_output_names_follow_app_name(tmp_path):
     written = render.render(render.variables_from(overrides={"app_name": "chat", **SECRETS}), tmp_path)
     assert sorted(written) == [
         "app.env", "chat-daphne@.service", "chat-http.service", "chat-tmpfiles.conf", "chat.conf", "chat.target",
-        "nginx.conf",
+        "entrypoint", "nginx.conf",
     ]
+
+
+def test_install_below_a_destdir_keeps_paths_and_modes(tmp_path):
+    """What the Dockerfile's render stage does: each file at its dest, under /tree."""
+    result = run_render("--install", "--destdir", tmp_path, "--vars", "ops/container.yml", "nginx", "container")
+    assert result.returncode == 0, result.stderr
+    entrypoint = tmp_path / "app/bin/entrypoint"
+    assert (entrypoint.stat().st_mode & 0o777) == 0o755
+    assert (tmp_path / "etc/nginx/conf.d/channels-stack.conf").is_file()
+    assert (tmp_path / "etc/nginx/nginx.conf").is_file()
+    assert "--destdir goes with --install" in run_render("--out", tmp_path, "--destdir", tmp_path).stderr
 
 
 def test_a_renamed_project_has_no_trace_of_the_old_name(tmp_path):
@@ -226,7 +237,7 @@ def test_command_macros_serve_other_launchers():
 def test_stack_renders_and_installs_everything_inside_its_directory(tmp_path):
     require_tool("pg_ctl", "the launcher looks for it on creation")
     stack = Stack(tmp_path / "stack", port=8123, overrides={"app_name": "chat"})
-    written = render.render(stack.variables)
+    written = render.render(stack.variables, targets=("nginx", "systemd", "env"))
     root = str((tmp_path / "stack").resolve())
     assert all(str(path).startswith(root) for path in written.values()), written
     assert f"include {root}/nginx/sites-enabled/chat.conf;" in written["nginx.conf"].read_text()
@@ -235,3 +246,21 @@ def test_stack_renders_and_installs_everything_inside_its_directory(tmp_path):
     assert env["CSRF_TRUSTED_ORIGINS"] == "http://127.0.0.1:8123,http://localhost:8123"
     assert env["REDIS_URL"] == f"unix://{root}/redis/redis.sock"
     assert stack.environment()["PGHOST"] == f"{root}/postgres/run"
+
+
+def test_container_entrypoint_runs_the_units_command_lines(tmp_path):
+    """The image's entrypoint (target container) and the units, rendered from ops/container.yml:
+    the same server command lines, the unit's %i being the container's port."""
+    variables = render.variables_from(["ops/container.yml"])
+    written = render.render(variables, tmp_path, targets=("systemd", "container"))
+    entrypoint = written["entrypoint"].read_text()
+    assert entrypoint.startswith("#!/bin/sh\n")
+    lines = [line.strip() for line in entrypoint.splitlines()]
+    execs = [line.removeprefix("exec ") for line in lines if line.startswith("exec /")]
+    daphne = parse_unit(written["channels-stack-daphne@.service"])["ExecStart"][0]
+    http = parse_unit(written["channels-stack-http.service"])["ExecStart"][0]
+    as_run = [" ".join(daphne.replace("%i", "8000").split()), " ".join(http.split())]
+    assert [" ".join(line.split()) for line in execs] == as_run
+    assert "--bind 0.0.0.0:8001 " in as_run[1] and "tcp:port=8000:interface=0.0.0.0:" in as_run[0]
+    result = subprocess.run(["sh", "-n", written["entrypoint"]], capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr

@@ -37,8 +37,9 @@ def test_app_units_keep_their_sandbox_while_running(machine, unit):
 def test_installed_files_are_what_the_renderer_makes(machine):
     """The roles rendered nginx/ and systemd/ with ansible.builtin.template; ops.render makes the
     same bytes from the same variables."""
-    pairs = hosts.rendered_vs_installed(machine, NAME, render.TARGETS)
-    assert len(pairs) == len(render.MANIFEST["outputs"])
+    targets = ["nginx", "systemd", "env"]  # all but "container" (the image's entrypoint)
+    pairs = hosts.rendered_vs_installed(machine, NAME, targets)
+    assert len(pairs) == sum(output["target"] in targets for output in render.MANIFEST["outputs"])
     for dest, rendered, installed in pairs:
         assert installed == rendered, dest
 
