@@ -18,6 +18,8 @@ def pytest_collection_modifyitems(items):
             item.add_marker(pytest.mark.browser)
         elif "/tests/molecule/" in str(item.path):
             item.add_marker(pytest.mark.molecule)
+        elif "/tests/containers/" in str(item.path):
+            item.add_marker(pytest.mark.containers)
 
 
 @pytest.fixture(scope="session")

@@ -23,13 +23,14 @@ RESOLVE = {}
 
 
 class Site:
-    """https://NAME served at ADDRESS (a test host), with its certificate not checked
-    (self-signed) unless a CA file is given."""
+    """https://NAME[:PORT] served at ADDRESS (a test host, or 127.0.0.1 and a published port),
+    with its certificate not checked (self-signed) unless a CA file is given."""
 
-    def __init__(self, name, address, https=True, ca_file=None):
+    def __init__(self, name, address, https=True, ca_file=None, port=None):
         self.name, self.address, self.https = name, address, https
-        self.base_url = f"{'https' if https else 'http'}://{name}"
-        self.ws_base = f"{'wss' if https else 'ws'}://{name}"
+        netloc = f"{name}:{port}" if port else name
+        self.base_url = f"{'https' if https else 'http'}://{netloc}"
+        self.ws_base = f"{'wss' if https else 'ws'}://{netloc}"
         self.ssl = ssl.create_default_context(cafile=ca_file) if https else None
         if https and not ca_file:
             self.ssl.check_hostname = False
@@ -55,7 +56,7 @@ class _ResolvingHandler(urllib.request.HTTPHandler, urllib.request.HTTPSHandler)
         return self.do_open(_ResolvingHTTP, req)
 
     def https_open(self, req):
-        _, context = RESOLVE.get(req.host, (None, None))
+        _, context = RESOLVE.get(urllib.parse.urlsplit(req.full_url).hostname, (None, None))
         return self.do_open(_ResolvingHTTPS, req, context=context or ssl.create_default_context())
 
 
@@ -127,3 +128,26 @@ async def receive(ws, kind=None, timeout=5):
         message = json.loads(await asyncio.wait_for(ws.recv(), timeout))
         if kind is None or message["type"] == kind:
             return message
+
+
+def instance(established):
+    """daphne-N from connection_established's server.instance ("<host>:daphne-N" or "daphne-N")."""
+    return established["server"]["instance"].rsplit(":", 1)[-1]
+
+
+async def connect_on_each_instance(server, path, token, wanted):
+    """Open sockets until one is on each daphne of `wanted`; return {instance: socket}, close the spares."""
+    found, spares = {}, []
+    for _ in range(10):
+        ws = await ws_connect(server, path, token=token)
+        name = instance(await receive(ws, "connection_established"))
+        if name in wanted and name not in found:
+            found[name] = ws
+        else:
+            spares.append(ws)
+        if set(found) == set(wanted):
+            break
+    for ws in spares:
+        await ws.close()
+    assert set(found) == set(wanted), f"nginx never reached {set(wanted) - set(found)}"
+    return found

@@ -11,16 +11,11 @@ import time
 
 from websockets.exceptions import InvalidStatus
 
-from ops.testing.client import http, login, receive, ticket, ws_connect
+from ops.testing.client import connect_on_each_instance, http, instance, login, receive, ticket, ws_connect
 
 from .conftest import SHORT_TIMEOUTS
 
 DAPHNES = {"daphne-1", "daphne-2"}
-
-
-def instance(established):
-    """daphne-N from connection_established's server.instance ("<host>:daphne-N")."""
-    return established["server"]["instance"].rsplit(":", 1)[-1]
 
 
 def served_by(stack, method, path):
@@ -30,24 +25,6 @@ def served_by(stack, method, path):
         assert time.monotonic() < deadline, f"no {method} {path} in nginx's access log"
         time.sleep(0.05)
     return re.search(r"upstream=(\S+)", lines[-1]).group(1)
-
-
-async def connect_on_each_instance(stack, path, token, wanted=DAPHNES):
-    """Open sockets until one is on each daphne; return {instance: socket}, close the spares."""
-    found, spares = {}, []
-    for _ in range(10):
-        ws = await ws_connect(stack, path, token=token)
-        name = instance(await receive(ws, "connection_established"))
-        if name in wanted and name not in found:
-            found[name] = ws
-        else:
-            spares.append(ws)
-        if set(found) == wanted:
-            break
-    for ws in spares:
-        await ws.close()
-    assert set(found) == wanted, f"least_conn never reached {wanted - set(found)}"
-    return found
 
 
 async def test_handshake_is_101_and_ping_pongs(stack):
@@ -64,7 +41,7 @@ async def test_handshake_is_101_and_ping_pongs(stack):
 async def test_token_from_the_http_server_works_on_every_daphne(stack):
     token = login(stack, "alice")
     assert served_by(stack, "POST", "/api/auth/login/").endswith("/http.sock")
-    sockets = await connect_on_each_instance(stack, "/ws/notifications/", token)
+    sockets = await connect_on_each_instance(stack, "/ws/notifications/", token, DAPHNES)
     try:
         status, me = http("GET", stack.base_url + "/api/auth/me/", token=token)
         assert status == 200 and me["username"] == "alice"
@@ -95,7 +72,7 @@ async def test_chat_crosses_from_daphne_1_to_daphne_2(stack):
 
 async def test_http_action_reaches_sockets_on_both_instances(stack):
     token = login(stack, "carol")
-    sockets = await connect_on_each_instance(stack, "/ws/notifications/", token)
+    sockets = await connect_on_each_instance(stack, "/ws/notifications/", token, DAPHNES)
     try:
         status, _ = http("POST", stack.base_url + "/api/notifications/", token=token, body={"title": "via gunicorn"})
         assert status == 201
