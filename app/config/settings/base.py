@@ -22,6 +22,12 @@ DEBUG = env.bool("DJANGO_DEBUG", default=False)
 SECRET_KEY = env.str("SECRET_KEY", default="")
 ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=[])
 CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
+# Render sets RENDER_EXTERNAL_HOSTNAME (NAME.onrender.com) at run time, so render.yaml cannot
+# know it: that name is served (and is a WebSocket Origin) over HTTPS without repeating it.
+RENDER_EXTERNAL_HOSTNAME = env.str("RENDER_EXTERNAL_HOSTNAME", default="")
+if RENDER_EXTERNAL_HOSTNAME:
+    ALLOWED_HOSTS = [*ALLOWED_HOSTS, RENDER_EXTERNAL_HOSTNAME]
+    CSRF_TRUSTED_ORIGINS = [*CSRF_TRUSTED_ORIGINS, f"https://{RENDER_EXTERNAL_HOSTNAME}"]
 
 # Shown in connection_established so clients and tests can tell instances apart.
 SERVER_INSTANCE_ID = env.str("SERVER_INSTANCE_ID", default=f"{socket.gethostname()}:{os.getpid()}")
