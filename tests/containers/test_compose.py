@@ -81,6 +81,7 @@ def stack(podman_env, images, tmp_path_factory):
         "SECRET_KEY": secrets.token_urlsafe(50), "REDIS_PASSWORD": secrets.token_urlsafe(24),
         "POSTGRES_PASSWORD": secrets.token_urlsafe(24),
         "PUBLISH_ADDRESS": "127.0.0.1", "HTTPS_PORT": https_port, "HTTP_PORT": http_port,
+        "INTERNAL_SUBNET_PREFIX": "10.213.231",  # not the default: a real stack may run on this machine
         "APP_IMAGE": images["app"], "PROXY_IMAGE": images["proxy"],
         "REDIS_IMAGE": podman_env["REDIS_IMAGE"], "POSTGRES_IMAGE": podman_env["POSTGRES_IMAGE"],
     }
