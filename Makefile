@@ -37,6 +37,13 @@ $(VENV)/.dev-installed: $(REQ)/dev.txt
 	$(PY) -m pip install --quiet --require-hashes -r $(REQ)/dev.txt
 	touch $@ $(VENV)/.base-installed
 
+# checkov (tests/terraform) in a venv of its own: its pins (packaging<24) clash with the dev set.
+CHECKOV := $(VENV)/checkov/bin/checkov
+$(CHECKOV): terraform/requirements.txt
+	test -x $(VENV)/checkov/bin/python || $(PYTHON) -m venv $(VENV)/checkov
+	$(VENV)/checkov/bin/pip install --quiet --require-hashes -r terraform/requirements.txt
+	touch $@
+
 venv: $(VENV)/.base-installed
 
 run: $(VENV)/.base-installed
@@ -76,11 +83,11 @@ argument-specs: $(VENV)/.dev-installed
 molecule: $(VENV)/.dev-installed
 	$(PY) -m pytest tests/molecule $(if $(SCENARIO),-k "$(SCENARIO)")
 
-test: lint
+test: lint $(CHECKOV)
 	$(PY) -m pytest
 
 unit: $(VENV)/.dev-installed
-	$(PY) -m pytest -m "not live and not browser and not molecule and not containers"
+	$(PY) -m pytest -m "not live and not browser and not molecule and not containers and not infra"
 
 $(VENV)/bin/pip-compile:
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -92,12 +99,14 @@ lock: $(VENV)/bin/pip-compile
 	cd $(OPS_REQ) && $(COMPILE) -o requirements.txt requirements.in
 	cd $(OPS_REQ) && $(COMPILE) -o render-requirements.txt render-requirements.in
 	cd $(REQ) && $(COMPILE) -o dev.txt dev.in
+	cd terraform && $(COMPILE) -o requirements.txt requirements.in
 
 upgrade: $(VENV)/bin/pip-compile
 	cd $(REQ) && $(COMPILE) --upgrade -o base.txt base.in
 	cd $(OPS_REQ) && $(COMPILE) --upgrade -o requirements.txt requirements.in
 	cd $(OPS_REQ) && $(COMPILE) -o render-requirements.txt render-requirements.in
 	cd $(REQ) && $(COMPILE) --upgrade -o dev.txt dev.in
+	cd terraform && $(COMPILE) --upgrade -o requirements.txt requirements.in
 
 clean:
 	rm -rf $(VENV) app/staticfiles .pytest_cache

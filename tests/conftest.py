@@ -20,6 +20,8 @@ def pytest_collection_modifyitems(items):
             item.add_marker(pytest.mark.molecule)
         elif "/tests/containers/" in str(item.path):
             item.add_marker(pytest.mark.containers)
+        elif "/tests/terraform/" in str(item.path):
+            item.add_marker(pytest.mark.infra)
 
 
 @pytest.fixture(scope="session")
