@@ -5,9 +5,11 @@ Redis channel layer; tokens in a DatabaseCache on PostgreSQL.
 """
 
 import asyncio
+import http.client as http_client
 import json
 import re
 import time
+import urllib.parse
 
 from websockets.exceptions import InvalidStatus
 
@@ -186,3 +188,23 @@ async def test_concurrent_sockets_per_address_are_capped_with_429(stack):
         assert (await receive(held[0], "pong"))["type"] == "pong"
     finally:
         await asyncio.gather(*(ws.close() for ws in held))
+
+
+def test_unknown_host_gets_no_answer_but_a_load_balancers_health_check_does(stack):
+    """An AWS ALB asks /healthz with the target's address as Host: answered (liveness, from the
+    HTTP server); anything else for an unknown Host: the connection closes without a byte."""
+    url = urllib.parse.urlsplit(stack.base_url)
+
+    def ask(path):
+        connection = http_client.HTTPConnection(url.hostname, url.port, timeout=5)
+        try:
+            connection.request("GET", path, headers={"Host": "10.0.1.10"})
+            response = connection.getresponse()
+            return response.status, response.read()
+        except http_client.RemoteDisconnected:
+            return None, b""
+        finally:
+            connection.close()
+
+    assert ask("/healthz") == (200, b'{"status": "ok"}')
+    assert ask("/api/websocket/health/") == (None, b"")
