@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from ops.testing.tools import require_tool
+from ops.testing.tools import prepared_environment, require_tool
 from ops.tools import REPO_DIR
 
 HERE = Path(__file__).resolve().parent
@@ -31,12 +31,6 @@ def figure(line):
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     with open(ARTIFACTS / "container-figures.txt", "a") as figures:
         figures.write(line + "\n")
-
-
-def exports(text):
-    """{KEY: VALUE} of the `export KEY=VALUE` lines a preparation script prints."""
-    pairs = (line.removeprefix("export ").partition("=") for line in text.splitlines() if line.startswith("export "))
-    return {key: value for key, _, value in pairs}
 
 
 def run(env, *command, timeout=600, check=True):
@@ -58,8 +52,7 @@ def podman_env():
         require_tool("debootstrap", "no registry is reachable: the base images are built from Debian's packages")
         script = HERE / "images" / "build.sh"
     started = time.monotonic()
-    result = run(env, "bash", str(script), timeout=1800)
-    env.update(exports(result.stdout))
+    env = prepared_environment(script, env, timeout=1800)
     figure(f"base images ({script.name}): {time.monotonic() - started:.0f} s")
     return env
 

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from ops.testing.tools import require_tool
+from ops.testing.tools import prepared_environment, require_tool
 from ops.tools import REPO_DIR
 
 ANSIBLE_DIR = REPO_DIR / "ansible"
@@ -26,14 +26,7 @@ def molecule_environment():
     """The environment prepare-host.sh prints (CONTAINERS_CONF, MOLECULE_IMAGE), image built."""
     require_tool("podman", "molecule runs the roles in podman containers with systemd")
     require_tool("debootstrap", "the scenarios' base image is built locally (no registry here)")
-    result = subprocess.run(["bash", str(ANSIBLE_DIR / "molecule" / "prepare-host.sh")], capture_output=True,
-                            text=True, timeout=900)
-    assert result.returncode == 0, result.stderr[-3000:]
-    env = dict(os.environ)
-    for line in result.stdout.splitlines():
-        if line.startswith("export "):
-            key, _, value = line.removeprefix("export ").partition("=")
-            env[key] = value
+    env = prepared_environment(ANSIBLE_DIR / "molecule" / "prepare-host.sh")
     env["PATH"] = f"{Path(sys.executable).parent}:{env.get('PATH', '')}"
     env["PYTHONPATH"] = str(REPO_DIR)
     env.update(ANSIBLE_NOCOLOR="1", ANSIBLE_FORCE_COLOR="0", PY_COLORS="0", NO_COLOR="1")

@@ -31,7 +31,7 @@ import yaml
 
 from ops.testing import hosts
 from ops.testing.client import Site
-from ops.testing.tools import require_tool
+from ops.testing.tools import prepared_environment, require_tool
 from ops.tools import REPO_DIR
 
 from .conftest import VENV_BIN, check, copy_tree, run
@@ -62,15 +62,7 @@ def podman_env():
     """The environment podman runs with: CONTAINERS_CONF and the base image, from
     ansible/molecule/prepare-host.sh (which builds the base image once per machine)."""
     require_tool("podman", "the user-data is booted in a podman container with systemd and cloud-init")
-    result = subprocess.run(["bash", str(ANSIBLE_DIR / "molecule" / "prepare-host.sh")], capture_output=True,
-                            text=True, timeout=900)
-    assert result.returncode == 0, result.stderr[-3000:]
-    env = dict(os.environ)
-    for line in result.stdout.splitlines():
-        if line.startswith("export "):
-            key, _, value = line.removeprefix("export ").partition("=")
-            env[key] = value
-    return env
+    return prepared_environment(ANSIBLE_DIR / "molecule" / "prepare-host.sh")
 
 
 def podman(env, *args, timeout=120, ok=True):
