@@ -7,7 +7,6 @@ import asyncio
 import json
 import os
 import secrets
-import socket
 import subprocess
 import sys
 import time
@@ -18,7 +17,7 @@ from websockets.exceptions import ConnectionClosed, InvalidStatus
 
 from ops.testing.client import Site, connect_on_each_instance, http, instance, login, receive, ws_connect
 from ops.testing.hosts import http_ok, wait_for
-from ops.testing.processes import DEMO_PASSWORD
+from ops.testing.processes import DEMO_PASSWORD, free_port
 from ops.testing.tools import require_tool
 from ops.tools import REPO_DIR
 
@@ -32,12 +31,6 @@ DAPHNES = {"daphne-1", "daphne-2"}
 
 def container(service):
     return f"{PROJECT}_{service}_1"  # podman-compose's container names
-
-
-def free_port():
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 class Compose:
