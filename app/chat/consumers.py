@@ -35,10 +35,8 @@ class ChatConsumer(JsonProtocolConsumer):
     async def on_connected(self):
         await self.presence("join")
 
-    async def disconnect(self, code):
-        if self.counted:
-            await self.presence("leave")
-        await super().disconnect(code)
+    async def on_disconnect(self, code):
+        await self.presence("leave")
 
     async def presence(self, action):
         await self.channel_layer.group_send(

@@ -1,7 +1,9 @@
 """System checks that turn the classic silent misconfigurations into plain words."""
 
+from channels_redis import core
 from django.conf import settings
 from django.core.checks import Error, Tags, Warning, register
+from django.utils.module_loading import import_string
 
 from .backends import backend_name, is_per_process_cache, is_per_process_layer
 
@@ -38,6 +40,15 @@ def check_channel_layer(app_configs, **kwargs):
     return []
 
 
+def uses_core_redis_layer(backend):
+    """channels_redis's core layer or a subclass (realtime.layers): the one with the blocking receive."""
+    try:
+        layer_class = import_string(backend)
+    except ImportError:
+        return False
+    return isinstance(layer_class, type) and issubclass(layer_class, core.RedisChannelLayer)
+
+
 # channels_redis.core.RedisChannelLayer.brpop_timeout: how long one receive blocks in Redis.
 CHANNELS_REDIS_BLOCKING_RECEIVE = 5
 
@@ -46,7 +57,7 @@ CHANNELS_REDIS_BLOCKING_RECEIVE = 5
 def check_redis_socket_timeout(app_configs, **kwargs):
     backend = settings.CHANNEL_LAYERS.get("default", {}).get("BACKEND", "")
     hosts = settings.CHANNEL_LAYERS.get("default", {}).get("CONFIG", {}).get("hosts", [])
-    if not backend.startswith("channels_redis.core"):
+    if not uses_core_redis_layer(backend):
         return []
     for host in hosts:
         timeout = host.get("socket_timeout", 5) if isinstance(host, dict) else 5  # redis-py 8's default

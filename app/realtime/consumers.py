@@ -1,6 +1,5 @@
 """The base consumer every example builds on, the diagnostics echo and the staff ops feed."""
 
-import asyncio
 import json
 import logging
 
@@ -11,8 +10,6 @@ from . import protocol, stats
 from .ratelimit import TokenBucket
 
 logger = logging.getLogger("realtime")
-
-OPS_GROUP = "ops"
 
 
 class JsonProtocolConsumer(AsyncWebsocketConsumer):
@@ -39,11 +36,19 @@ class JsonProtocolConsumer(AsyncWebsocketConsumer):
         if code is not None:
             await self.close(code=code)
             return
-        for group in await self.get_groups():
-            await self.channel_layer.group_add(group, self.channel_name)
-            self.groups_joined.append(group)
+        try:
+            for group in await self.get_groups():
+                await self.channel_layer.group_add(group, self.channel_name)
+                self.groups_joined.append(group)
+        except Exception as error:  # noqa: BLE001 - a socket outside its groups would stay deaf: close it
+            logger.warning("websocket closed: path=%s code=1011 reason=could not join its groups (%s)",
+                           self.scope.get("path"), error or type(error).__name__)
+            await self.send_error(protocol.UNAVAILABLE, "The server cannot deliver messages now: reconnect later.")
+            await self.close(code=protocol.SERVER_ERROR)
+            return
         stats.opened(self.route)
         self.counted = True
+        stats.publish_while_open(self.channel_layer)
         await self.send_json(
             {
                 "type": "connection_established",
@@ -53,7 +58,6 @@ class JsonProtocolConsumer(AsyncWebsocketConsumer):
                 "server": {"instance": settings.SERVER_INSTANCE_ID, "route": self.route},
             }
         )
-        await self.channel_layer.group_send(OPS_GROUP, {"type": "ops.connection", "route": self.route, "delta": 1})
         await self.on_connected()
 
     async def check_access(self):
@@ -84,12 +88,33 @@ class JsonProtocolConsumer(AsyncWebsocketConsumer):
     async def on_connected(self):
         pass
 
+    async def on_disconnect(self, code):
+        """Last words of a socket that was fully connected (e.g. a presence "leave"). The
+        socket's groups are left afterwards whatever happens here."""
+
     async def disconnect(self, code):
-        for group in self.groups_joined:
-            await self.channel_layer.group_discard(group, self.channel_name)
-        if self.counted:
-            stats.closed(self.route)
-            await self.channel_layer.group_send(OPS_GROUP, {"type": "ops.connection", "route": self.route, "delta": -1})
+        # Subclasses extend on_disconnect(), not this: leaving the groups must not depend on
+        # anything before it succeeding, or dead channel names stay in Redis for a day.
+        try:
+            if getattr(self, "counted", False):
+                await self.on_disconnect(code)
+        except Exception as error:  # noqa: BLE001 - the groups below matter more than a farewell
+            logger.warning("disconnect of %s: %s failed (%s); leaving its groups anyway",
+                           self.scope.get("path"), type(self).__name__, error or type(error).__name__)
+        finally:
+            await self.leave_groups()
+            if getattr(self, "counted", False):
+                stats.closed(self.route)
+                self.counted = False
+
+    async def leave_groups(self):
+        for group in getattr(self, "groups_joined", ()):
+            try:
+                await self.channel_layer.group_discard(group, self.channel_name)
+            except Exception as error:  # noqa: BLE001 - try the others; the name expires with the group
+                logger.warning("could not leave group %s (%s): the channel name stays in it until the "
+                               "group expires (CHANNEL_LAYER_GROUP_EXPIRY)", group, error or type(error).__name__)
+        self.groups_joined = []
 
     def user_payload(self):
         if not (self.user and self.user.is_authenticated):
@@ -146,10 +171,6 @@ class JsonProtocolConsumer(AsyncWebsocketConsumer):
         await self.send_error(code, message)
         await self.close(code=protocol.POLICY_VIOLATION)
 
-    # Events from the channel layer that every consumer may receive.
-    async def ops_connection(self, event):
-        pass
-
 
 class EchoConsumer(JsonProtocolConsumer):
     """/ws/test/: no auth, echoes what it gets. For diagnostics (wsdoctor) and smoke tests."""
@@ -162,8 +183,8 @@ class EchoConsumer(JsonProtocolConsumer):
 
 
 class OpsConsumer(JsonProtocolConsumer):
-    """/ws/ops/: staff only. Live connection events from every instance, and this instance's
-    stats and health summary every OPS_STATS_INTERVAL_SECONDS."""
+    """/ws/ops/: staff only. This instance's stats on connect and on request, then every
+    instance's (each publishes while it has open sockets) every OPS_STATS_INTERVAL_SECONDS."""
 
     route = "ops"
 
@@ -173,28 +194,16 @@ class OpsConsumer(JsonProtocolConsumer):
         return None
 
     async def get_groups(self):
-        return [OPS_GROUP]
+        return [stats.OPS_GROUP]
 
     async def on_connected(self):
         await self.send_stats()
-        self.ticker = asyncio.ensure_future(self.tick())
-
-    async def tick(self):
-        while True:
-            await asyncio.sleep(settings.OPS_STATS_INTERVAL_SECONDS)
-            await self.send_stats()
 
     async def send_stats(self):
         await self.send_json({"type": "stats", **stats.snapshot()})
 
-    async def disconnect(self, code):
-        ticker = getattr(self, "ticker", None)
-        if ticker:
-            ticker.cancel()
-        await super().disconnect(code)
-
-    async def ops_connection(self, event):
-        await self.send_json({"type": "connection_event", "route": event["route"], "delta": event["delta"]})
+    async def ops_stats(self, event):
+        await self.send_json({"type": "stats", **{key: value for key, value in event.items() if key != "type"}})
 
     async def handle_stats(self, content):
         await self.send_stats()

@@ -4,6 +4,9 @@ The protocol is documented in the top-level README.md, section "Protocol referen
 ("Errors and close codes" lists these); keep the two in step.
 """
 
+# Protocol close codes (RFC 6455 7.4.1) the server sends itself.
+SERVER_ERROR = 1011  # could not set the socket up (its channel layer is unreachable): retry later
+
 # Application close codes (4000-4999 are free for applications, RFC 6455 7.4.2).
 UNAUTHENTICATED = 4001
 FORBIDDEN = 4003
@@ -25,3 +28,4 @@ MESSAGE_TOO_LARGE = "message_too_large"
 RATE_LIMITED = "rate_limited"
 BINARY_NOT_SUPPORTED = "binary_not_supported"
 INTERNAL_ERROR = "internal_error"
+UNAVAILABLE = "unavailable"

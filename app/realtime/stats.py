@@ -1,11 +1,25 @@
-"""Open connections of this process, by route; read by the ops feed and the health check."""
+"""Open connections of this process, by route; read by the ops feed and the health check.
 
+The ops feed learns about every instance from a snapshot each process publishes every
+OPS_STATS_INTERVAL_SECONDS while it has open sockets: one layer call per interval per process,
+whatever the number of connects. (A group_send per connect and per disconnect emptied the Redis
+pool in a storm of thousands, even with nobody watching.)
+"""
+
+import asyncio
+import logging
 import os
+import weakref
 from collections import Counter
 
 from django.conf import settings
 
+logger = logging.getLogger("realtime")
+
+OPS_GROUP = "ops"
+
 _open = Counter()
+_publishers = weakref.WeakKeyDictionary()  # event loop -> its publishing task
 
 
 def opened(route):
@@ -25,3 +39,32 @@ def snapshot():
         "connections": dict(_open),
         "total": sum(_open.values()),
     }
+
+
+def publish_while_open(channel_layer):
+    """Make sure this event loop publishes snapshots to OPS_GROUP; the task ends after the
+    first snapshot that shows no open socket (so watchers see the instance go to 0)."""
+    loop = asyncio.get_running_loop()
+    task = _publishers.get(loop)
+    if task is None or task.done():
+        _publishers[loop] = loop.create_task(_publish(channel_layer))
+
+
+async def _publish(channel_layer):
+    failing = False
+    while True:
+        await asyncio.sleep(settings.OPS_STATS_INTERVAL_SECONDS)
+        current = snapshot()
+        try:
+            await channel_layer.group_send(OPS_GROUP, {"type": "ops.stats", **current})
+        except Exception as error:  # noqa: BLE001 - the layer is down: say so once, keep serving sockets
+            if not failing:
+                logger.warning("ops stats not published (channel layer: %s); retrying every %s s",
+                               error or type(error).__name__, settings.OPS_STATS_INTERVAL_SECONDS)
+            failing = True
+        else:
+            if failing:
+                logger.info("ops stats published again")
+            failing = False
+        if current["total"] == 0:
+            return

@@ -4,6 +4,7 @@ import asyncio
 import json
 
 import pytest
+import redis
 
 from ops.testing.client import http, login, receive, ws_connect
 
@@ -17,7 +18,7 @@ async def test_deep_health_is_ok_with_redis(pair):
     status, report = http("GET", pair[0].base_url + "/api/websocket/health/")
     assert status == 200 and report["status"] == "ok", report
     assert report["checks"]["redis"]["detail"]["version"]
-    assert report["checks"]["channel_layer"]["detail"]["backend"] == "channels_redis.core.RedisChannelLayer"
+    assert report["checks"]["channel_layer"]["detail"]["backend"] == "realtime.layers.RedisChannelLayer"
 
 
 async def test_chat_message_crosses_processes(pair):
@@ -54,10 +55,20 @@ async def test_http_action_reaches_sockets_on_every_process(pair):
 BURST = 500
 
 
-async def test_burst_of_concurrent_connects_on_one_process(start_daphne, redis_server):
-    """redis-py 8 caps a pool at 100 and raises past it: the pool is sized in settings, so a
-    burst of 500 simultaneous connects on one process all succeed."""
-    server = start_daphne("burst", redis=redis_server)
+def group_members(redis_server):
+    """{group key: member count} of every channel_redis group in redis_server."""
+    client = redis.Redis.from_url(redis_server.url)
+    try:
+        return {key.decode(): client.zcard(key) for key in client.scan_iter("asgi:group:*")}
+    finally:
+        client.close()
+
+
+async def test_storm_on_a_small_pool_waits_instead_of_failing(start_daphne, redis_server):
+    """A pool far smaller than the burst (10 connections for 500 sockets): connects and
+    disconnects all at once queue for a connection instead of raising MaxConnectionsError, and
+    every socket leaves its group."""
+    server = start_daphne("burst", redis=redis_server, REDIS_MAX_CONNECTIONS="10")
     token = login(server)
     gate = asyncio.Event()
     sockets = []
@@ -73,10 +84,15 @@ async def test_burst_of_concurrent_connects_on_one_process(start_daphne, redis_s
     gate.set()
     results = await asyncio.gather(*tasks, return_exceptions=True)
     failures = [r for r in results if r != "connection_established"]
-    await asyncio.gather(*(ws.close() for ws in sockets), return_exceptions=True)
     assert not failures, f"{len(failures)} of {BURST} failed, e.g. {failures[:3]}"
+    (group,) = {key for key, members in group_members(redis_server).items() if members == BURST}
+    await asyncio.gather(*(ws.close() for ws in sockets), return_exceptions=True)
+    deadline = asyncio.get_running_loop().time() + 30
+    while group_members(redis_server).get(group) and asyncio.get_running_loop().time() < deadline:
+        await asyncio.sleep(0.2)
+    assert not group_members(redis_server).get(group), "dead channel names stayed in the group"
     log = server.read_log()
-    assert "Too many connections" not in log and "MaxConnectionsError" not in log
+    assert "Too many connections" not in log and "MaxConnectionsError" not in log and "Traceback" not in log
 
 
 async def test_idle_consumer_outlives_the_layers_blocking_receive(start_daphne, redis_server):

@@ -11,6 +11,7 @@ import socket
 from pathlib import Path
 
 import environ
+from django.core.exceptions import ImproperlyConfigured
 
 BASE_DIR = Path(__file__).resolve().parents[2]
 
@@ -114,9 +115,15 @@ CACHES = {
 
 # --- Channel layer ------------------------------------------------------------------
 REDIS_URL = env.str("REDIS_URL", default="")
-# redis-py 8 caps a pool at 100 connections and raises at once past that, which turns a
-# connect burst into HTTP 500 handshakes. Size the pool for the burst you expect.
+# Which layer: "redis" (channels_redis's core layer: groups kept in Redis, per-channel queues
+# with a capacity) or "redis-pubsub" (RedisPubSubChannelLayer: one PUBLISH per group_send,
+# groups kept by each process). bench/RESULTS.md compares them.
+CHANNEL_LAYER = env.str("CHANNEL_LAYER", default="redis")
+# Connections per process to Redis. redis-py 8 raises at once when a pool is exhausted, which
+# turned connect and disconnect storms into tracebacks; our pool (realtime.layers) waits up to
+# REDIS_POOL_TIMEOUT seconds for a free connection instead.
 REDIS_MAX_CONNECTIONS = env.int("REDIS_MAX_CONNECTIONS", default=1000)
+REDIS_POOL_TIMEOUT = env.float("REDIS_POOL_TIMEOUT", default=10.0)
 # channels_redis waits for messages with a 5 s BZPOPMIN; redis-py 8's default socket timeout
 # is also 5 s, so an idle consumer's read times out and its socket closes with 1011. The
 # timeout must clearly exceed the blocking wait; it still bounds how long a hung Redis stalls.
@@ -125,19 +132,27 @@ CHANNEL_LAYER_CAPACITY = env.int("CHANNEL_LAYER_CAPACITY", default=200)
 # Must outlive daphne's --websocket_timeout (86400 s) or long-lived sockets fall out of
 # their groups silently.
 CHANNEL_LAYER_GROUP_EXPIRY = env.int("CHANNEL_LAYER_GROUP_EXPIRY", default=86400)
+CHANNEL_LAYER_CHOICES = ("redis", "redis-pubsub")
 
 
 def redis_channel_layer(url):
-    return {
-        "BACKEND": "channels_redis.core.RedisChannelLayer",
-        "CONFIG": {
-            "hosts": [
-                {"address": url, "max_connections": REDIS_MAX_CONNECTIONS, "socket_timeout": REDIS_SOCKET_TIMEOUT}
-            ],
-            "capacity": CHANNEL_LAYER_CAPACITY,
-            "group_expiry": CHANNEL_LAYER_GROUP_EXPIRY,
-        },
-    }
+    host = {"address": url, "max_connections": REDIS_MAX_CONNECTIONS, "socket_timeout": REDIS_SOCKET_TIMEOUT}
+    if CHANNEL_LAYER == "redis":
+        return {
+            "BACKEND": "realtime.layers.RedisChannelLayer",
+            "CONFIG": {
+                "hosts": [{**host, "timeout": REDIS_POOL_TIMEOUT}],
+                "capacity": CHANNEL_LAYER_CAPACITY,
+                "group_expiry": CHANNEL_LAYER_GROUP_EXPIRY,
+            },
+        }
+    if CHANNEL_LAYER == "redis-pubsub":
+        # Publishes one at a time over one connection per process, plus one subscriber.
+        return {"BACKEND": "channels_redis.pubsub.RedisPubSubChannelLayer", "CONFIG": {"hosts": [host]}}
+    raise ImproperlyConfigured(
+        f"CHANNEL_LAYER={CHANNEL_LAYER!r} is not a layer this project knows: set it to one of "
+        f"{', '.join(CHANNEL_LAYER_CHOICES)} (or leave it unset for redis)."
+    )
 
 
 if REDIS_URL:

@@ -47,16 +47,32 @@ def test_missing_required_setting_stops_startup_with_advice(missing, advice):
     assert f"{missing} is" in result.stderr and advice in result.stderr
 
 
-def test_production_uses_redis_layer_with_a_sized_pool():
+def test_production_uses_redis_layer_with_a_sized_waiting_pool():
     result = manage(
         "shell",
         "-c",
-        "from django.conf import settings; c = settings.CHANNEL_LAYERS['default']; "
-        "print(c['BACKEND'], c['CONFIG']['hosts'][0]['max_connections'], settings.DEBUG)",
-        env_overrides={"REDIS_MAX_CONNECTIONS": "777"},
+        "from django.conf import settings; c = settings.CHANNEL_LAYERS['default']; h = c['CONFIG']['hosts'][0]; "
+        "print(c['BACKEND'], h['max_connections'], h['timeout'], settings.DEBUG)",
+        env_overrides={"REDIS_MAX_CONNECTIONS": "777", "REDIS_POOL_TIMEOUT": "3"},
     )
     last_line = result.stdout.splitlines()[-1]
-    assert last_line.split() == ["channels_redis.core.RedisChannelLayer", "777", "False"], result.stderr
+    assert last_line.split() == ["realtime.layers.RedisChannelLayer", "777", "3.0", "False"], result.stderr
+
+
+def test_the_pubsub_layer_is_a_choice():
+    result = manage(
+        "shell",
+        "-c",
+        "from django.conf import settings; print(settings.CHANNEL_LAYERS['default']['BACKEND'])",
+        env_overrides={"CHANNEL_LAYER": "redis-pubsub"},
+    )
+    assert result.stdout.splitlines()[-1] == "channels_redis.pubsub.RedisPubSubChannelLayer", result.stderr
+
+
+def test_an_unknown_layer_is_refused_with_the_choices():
+    result = manage("check", env_overrides={"CHANNEL_LAYER": "kafka"})
+    assert result.returncode != 0
+    assert "CHANNEL_LAYER='kafka'" in result.stderr and "redis, redis-pubsub" in result.stderr
 
 
 def test_dev_falls_back_to_in_memory_layer_without_redis():

@@ -109,19 +109,108 @@ async def test_ops_feed_is_staff_only(ws, alice_token):
     assert await receive_close(communicator) == 4003
 
 
-async def test_ops_feed_shows_stats_and_live_connection_events(ws, carol, token_for, settings):
+async def next_stats(ops, wanted, timeout=3):
+    """The first stats message from ops for which wanted(message) holds."""
+    while True:
+        message = await ops.receive_json_from(timeout=timeout)
+        if message["type"] == "stats" and wanted(message):
+            return message
+
+
+async def test_ops_feed_shows_stats_published_by_each_instance(ws, carol, token_for, settings):
     from asgiref.sync import sync_to_async
 
-    settings.OPS_STATS_INTERVAL_SECONDS = 60
+    settings.OPS_STATS_INTERVAL_SECONDS = 0.05
     _, ops = await ws("/ws/ops/", subprotocols=["bearer", await sync_to_async(token_for)(carol)])
     await established(ops)
-    stats = await ops.receive_json_from()
-    assert stats["type"] == "stats" and stats["connections"]["ops"] >= 1
-    assert await ops.receive_json_from() == {"type": "connection_event", "route": "ops", "delta": 1}
+    first = await ops.receive_json_from()
+    assert first["type"] == "stats" and first["connections"]["ops"] == 1
+    assert first["instance"] == settings.SERVER_INSTANCE_ID
     echo_socket, _ = await echo(ws)
-    assert await ops.receive_json_from() == {"type": "connection_event", "route": "test", "delta": 1}
+    await next_stats(ops, lambda stats: stats["connections"].get("test") == 1)
     await echo_socket.disconnect()
-    assert await ops.receive_json_from() == {"type": "connection_event", "route": "test", "delta": -1}
+    await next_stats(ops, lambda stats: "test" not in stats["connections"] and stats["total"] == 1)
+
+
+async def test_connects_and_disconnects_make_no_layer_call_but_their_own(ws, monkeypatch):
+    """Nobody pays a channel-layer round trip per connect or disconnect for the ops feed:
+    a socket without groups touches the layer only through the periodic stats publisher."""
+    from channels.layers import get_channel_layer
+
+    layer = get_channel_layer()
+    calls = []
+    for name in ("group_send", "group_add", "group_discard"):
+        original = getattr(layer, name)
+
+        async def spy(*args, _name=name, _original=original, **kwargs):
+            calls.append((_name, args[0]))
+            return await _original(*args, **kwargs)
+
+        monkeypatch.setattr(layer, name, spy)
+    for _ in range(20):
+        communicator, _ = await echo(ws)
+        await communicator.disconnect()
+    assert [call for call in calls if call[0] != "group_send" or call[1] != "ops"] == []
+    assert len(calls) <= 1  # at most the publisher's snapshot, whatever the number of sockets
+
+
+async def test_disconnect_leaves_its_groups_when_its_farewell_fails(ws, alice_token, monkeypatch, caplog):
+    """Anything a consumer does on disconnect before leaving its groups may fail (a Redis
+    hiccup); the channel name must still leave every group."""
+    from channels.layers import get_channel_layer
+
+    from notifications.consumers import NotificationConsumer
+
+    async def failing_farewell(self, code):
+        raise ConnectionError("Too many connections")
+
+    monkeypatch.setattr(NotificationConsumer, "on_disconnect", failing_farewell)
+    _, communicator = await ws("/ws/notifications/", subprotocols=["bearer", alice_token])
+    hello = await established(communicator)
+    (group,) = hello["groups"]
+    layer = get_channel_layer()
+    assert len(layer.groups.get(group, {})) == 1
+    await communicator.disconnect()
+    assert not layer.groups.get(group)
+    assert "leaving its groups anyway" in caplog.text and "Traceback" not in caplog.text
+
+
+async def test_a_failing_group_discard_does_not_stop_the_others(ws, carol, token_for, monkeypatch, caplog):
+    from asgiref.sync import sync_to_async
+    from channels.layers import get_channel_layer
+
+    layer = get_channel_layer()
+    original = layer.group_discard
+    failed = []
+
+    async def flaky_discard(group, channel):
+        if not failed:
+            failed.append(group)
+            raise ConnectionError("Too many connections")
+        return await original(group, channel)
+
+    _, communicator = await ws("/ws/feed/", subprotocols=["bearer", await sync_to_async(token_for)(carol)])
+    hello = await established(communicator)
+    assert len(hello["groups"]) == 2
+    monkeypatch.setattr(layer, "group_discard", flaky_discard)
+    await communicator.disconnect()
+    (kept,) = failed
+    (left,) = set(hello["groups"]) - {kept}
+    assert not layer.groups.get(left)
+    assert f"could not leave group {kept}" in caplog.text
+
+
+async def test_a_socket_that_cannot_join_its_groups_is_closed_with_1011(ws, alice_token, monkeypatch):
+    from channels.layers import get_channel_layer
+
+    async def unreachable(group, channel):
+        raise ConnectionError("Error connecting to redis")
+
+    monkeypatch.setattr(get_channel_layer(), "group_add", unreachable)
+    _, communicator = await ws("/ws/notifications/", subprotocols=["bearer", alice_token])
+    error = await communicator.receive_json_from()
+    assert error["type"] == "error" and error["code"] == "unavailable"
+    assert await receive_close(communicator) == 1011
 
 
 def test_token_bucket_refills_over_time():
