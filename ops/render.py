@@ -108,6 +108,12 @@ def _check(variables):
                 f"daphne_ping_interval ({ping} s) must be shorter than {name} ({get(name)} s): "
                 f"otherwise nginx closes idle WebSockets (close code 1006) before daphne's ping keeps them busy."
             )
+    choices_of = {"websocket_server": ("daphne", "uvicorn"), "app_channel_layer": ("redis", "redis-pubsub")}
+    for name, choices in choices_of.items():
+        if get(name) not in choices:
+            raise RenderError(f"{name} is {get(name)!r}: choose one of {', '.join(choices)}")
+    if int(get("app_max_sockets")) < 1:
+        raise RenderError("app_max_sockets must be at least 1 (the WebSockets one host is sized for)")
     if int(get("daphne_instances")) < 1:
         raise RenderError("daphne_instances must be at least 1")
     if not APP_NAME.match(str(get("app_name"))):

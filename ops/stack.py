@@ -102,8 +102,10 @@ class Stack:
             # As root, nginx's workers would run as "nobody" anyway; say so. Otherwise they
             # run as the invoking user and the directive must be absent.
             "nginx_user": "nobody nogroup" if self.as_root else None,
+            # This process's hard limit caps its children (20000 on some CI machines): each worker
+            # gets what it may open, less room for files.
             "nginx_worker_rlimit_nofile": self.nofile,
-            "nginx_worker_connections": min(16384, self.nofile // 2),
+            "nginx_worker_connections": self.nofile - 1024,
             "nginx_pid_file": str(lay.nginx / "nginx.pid"),
             "nginx_error_log": "stderr",
             "nginx_access_log": str(lay.nginx_access_log),

@@ -1,23 +1,76 @@
-"""channels_redis's layers with a connection pool that waits for a free connection.
+"""channels_redis's core layer, made to wait for a free Redis connection instead of failing.
 
 redis-py 8's pool raises MaxConnectionsError the moment every connection is in use. In a
 connect or disconnect storm (a deploy, a network blip: thousands of sockets at once) that turned
 group_add / group_discard into tracebacks, HTTP 500 handshakes and dead channel names left in
-the groups for a day. A BlockingConnectionPool queues the caller instead, for up to
-REDIS_POOL_TIMEOUT seconds: a burst is served a little later, not refused.
+the groups for a day. Here every send and group operation first takes one of
+(max_connections - RECEIVE_RESERVE) slots per event loop, waiting up to `pool_timeout` seconds,
+so the pool itself is never exhausted. (redis-py's BlockingConnectionPool was tried: under a
+storm, a consumer cancelled while its receive waited in the pool's condition hung for the
+whole timeout and daphne killed it.)
 """
 
+import asyncio
+import weakref
+
 from channels_redis import core
-from redis import asyncio as aioredis
+
+# Connections kept out of the slots for receiving: the process's one blocking BZPOPMIN, and
+# the clean-ups of its backup queue that run beside it.
+RECEIVE_RESERVE = 4
 
 
-def blocking_pool(host):
-    """A pool for one entry of CONFIG["hosts"] ({"address": url, "max_connections": n,
-    "timeout": seconds to wait for a connection, ...})."""
-    host = dict(host)
-    return aioredis.BlockingConnectionPool.from_url(host.pop("address"), **host)
+class RedisPoolTimeout(ConnectionError):
+    pass
 
 
 class RedisChannelLayer(core.RedisChannelLayer):
-    def create_pool(self, index):
-        return blocking_pool(self.hosts[index])
+    def __init__(self, *args, pool_timeout=10.0, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.pool_timeout = pool_timeout
+        smallest_pool = min(host.get("max_connections") or 100 for host in self.hosts)  # redis-py 8's default
+        self.slot_count = max(1, smallest_pool - RECEIVE_RESERVE)
+        self._slots = weakref.WeakKeyDictionary()  # event loop -> its semaphore
+
+    async def _take_slot(self):
+        loop = asyncio.get_running_loop()
+        slots = self._slots.get(loop)
+        if slots is None:
+            slots = self._slots[loop] = asyncio.Semaphore(self.slot_count)
+        try:
+            async with asyncio.timeout(self.pool_timeout):
+                await slots.acquire()
+        except TimeoutError:
+            raise RedisPoolTimeout(
+                f"no Redis connection free for {self.pool_timeout} s ({self.slot_count} in use): "
+                "raise REDIS_MAX_CONNECTIONS or REDIS_POOL_TIMEOUT"
+            ) from None
+        return slots
+
+    async def send(self, channel, message):
+        slots = await self._take_slot()
+        try:
+            return await super().send(channel, message)
+        finally:
+            slots.release()
+
+    async def group_add(self, group, channel):
+        slots = await self._take_slot()
+        try:
+            return await super().group_add(group, channel)
+        finally:
+            slots.release()
+
+    async def group_discard(self, group, channel):
+        slots = await self._take_slot()
+        try:
+            return await super().group_discard(group, channel)
+        finally:
+            slots.release()
+
+    async def group_send(self, group, message):
+        slots = await self._take_slot()
+        try:
+            return await super().group_send(group, message)
+        finally:
+            slots.release()

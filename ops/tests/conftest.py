@@ -15,6 +15,7 @@ NGINX_VARIANTS = {
     "plain": {"nginx_tls": False},
     "plain-behind-load-balancer": {"nginx_tls": False, "nginx_trusted_proxies": ["10.0.0.0/8", "192.168.0.0/16"]},
     "tls-any-host-3-daphne": {"nginx_reject_unknown_hosts": False, "daphne_instances": 3},
+    "plain-any-host-no-reuseport": {"nginx_tls": False, "nginx_reject_unknown_hosts": False, "nginx_reuseport": False},
     # A cluster's load balancer: nginx alone, proxying to daphne and the HTTP server on web hosts.
     "plain-cluster-load-balancer": {
         "app_https": False,

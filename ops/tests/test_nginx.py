@@ -132,13 +132,33 @@ def test_access_log_never_contains_a_query_string(render_nginx):
     assert all(args[1] == name for args in directives["access_log"] if args[0] != "off")
 
 
-def test_sized_for_ten_thousand_sockets(render_nginx):
-    directives, _ = parsed(render_nginx())
+@pytest.mark.parametrize("sockets", [10_000, 50_000])
+def test_sized_for_the_sockets_of_the_deployment(render_nginx, sockets):
+    directives, _ = parsed(render_nginx(app_max_sockets=sockets))
     connections = int(directives["worker_connections"][0][0])
     rlimit = int(directives["worker_rlimit_nofile"][0][0])
-    # Two connections per proxied WebSocket; even one worker alone would carry 8k, two carry 16k.
-    assert connections * 2 >= 2 * 10_000
+    # Two connections per proxied WebSocket, and reuseport's hash is not an even split: one
+    # worker alone must be able to carry every socket.
+    assert connections >= 2 * sockets
     assert rlimit >= 2 * connections
+
+
+@pytest.mark.parametrize("variant", NGINX_VARIANTS)
+def test_every_port_spreads_connections_over_the_workers(render_nginx, variant):
+    """reuseport and the backlog on exactly one listen of each port (nginx refuses a second),
+    so a burst of handshakes is shared by every worker instead of piling onto one."""
+    directives, _ = parsed(render_nginx(**NGINX_VARIANTS[variant]))
+    by_port = {}
+    for args in directives["listen"]:
+        by_port.setdefault(args[0], []).append(args[1:])
+    wanted = "reuseport" if NGINX_VARIANTS[variant].get("nginx_reuseport", True) else None
+    for port, listens in by_port.items():
+        with_options = [options for options in listens if "backlog=4096" in options]
+        assert len(with_options) == 1, (port, listens)
+        if wanted:
+            assert wanted in with_options[0], (port, listens)
+        else:
+            assert all("reuseport" not in options for options in listens)
 
 
 def test_tls_variant_follows_mozilla_intermediate(render_nginx):

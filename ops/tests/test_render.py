@@ -201,7 +201,7 @@ def test_units_wrap_one_flag_per_line_and_the_launcher_reads_them(tmp_path):
     command = unit_command(tmp_path / "channels-stack-daphne@.service", "2")
     assert command.startswith("cd /srv/channels-stack/current/app && /bin/rm -f /run/channels-stack/daphne-2.sock ")
     assert "exec env SERVER_INSTANCE_ID=" in command and ":daphne-2 " in command
-    endpoint = "unix:address=/run/channels-stack/daphne-2.sock:backlog=1024:lockfile=1"
+    endpoint = "unix:address=/run/channels-stack/daphne-2.sock:backlog=4096:lockfile=1"
     assert f"--endpoint {endpoint} --proxy-headers" in command
     assert command.endswith("--application-close-timeout 10 config.asgi:application")
     http = unit_command(tmp_path / "channels-stack-http.service")
@@ -213,7 +213,7 @@ def test_units_on_tcp_are_instances_named_by_port(tmp_path):
                                                  "http_tcp_port": 8000, "http_tcp_address": "0.0.0.0"})
     render.render(variables, tmp_path, ["systemd"])
     daphne = parse_unit(tmp_path / "channels-stack-daphne@.service")
-    assert "--endpoint tcp:port=%i:interface=0.0.0.0:backlog=1024 " in daphne["ExecStart"][0]
+    assert "--endpoint tcp:port=%i:interface=0.0.0.0:backlog=4096 " in daphne["ExecStart"][0]
     assert "ExecStartPre" not in daphne  # no socket file to clean up
     http = parse_unit(tmp_path / "channels-stack-http.service")
     assert "--bind 0.0.0.0:8000 " in http["ExecStart"][0]
@@ -264,3 +264,25 @@ def test_container_entrypoint_runs_the_units_command_lines(tmp_path):
     assert "--bind 0.0.0.0:8001 " in as_run[1] and "tcp:port=8000:interface=0.0.0.0:" in as_run[0]
     result = subprocess.run(["sh", "-n", written["entrypoint"]], capture_output=True, text=True)
     assert result.returncode == 0, result.stderr
+
+
+def test_the_websocket_instances_can_run_uvicorn_on_the_same_sockets(tmp_path):
+    render.render(render.variables_from(overrides={"websocket_server": "uvicorn"}), tmp_path, ["systemd"])
+    command = unit_command(tmp_path / "channels-stack-daphne@.service", "2")
+    assert "/srv/channels-stack/current/venv/bin/uvicorn config.asgi:application" in command
+    assert "--uds /run/channels-stack/daphne-2.sock --backlog 4096 " in command
+    assert "--ws-ping-interval 20 --ws-ping-timeout 30 --timeout-graceful-shutdown 10" in command
+    assert "realtime.server" not in command
+
+
+def test_limits_follow_the_socket_count_the_host_is_sized_for():
+    variables = render.variables_from(overrides={"app_max_sockets": 40_000})
+    assert variables["app_limit_nofile"] >= 40_000 + 4096
+    assert variables["nginx_worker_connections"] >= 80_000
+    assert variables["kernel_somaxconn"] >= max(variables["daphne_listen_backlog"], variables["nginx_listen_backlog"])
+
+
+@pytest.mark.parametrize(("name", "value"), [("websocket_server", "hypercorn"), ("app_channel_layer", "kafka")])
+def test_unknown_server_or_layer_is_refused(name, value):
+    with pytest.raises(render.RenderError, match=f"{name} is '{value}': choose one of"):
+        render.check(render.variables_from(overrides={name: value}))

@@ -89,6 +89,18 @@ TEMPLATES = [
 # SQLite file by default so `make run` needs no service; PostgreSQL via DATABASE_URL.
 DATABASES = {"default": env.db("DATABASE_URL", default=f"sqlite:///{BASE_DIR / 'db.sqlite3'}")}
 DATABASES["default"].setdefault("CONN_MAX_AGE", env.int("DB_CONN_MAX_AGE", default=0))
+if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql" and env.bool("DB_POOL", default=True):
+    # A connection pool per process (psycopg_pool). Without it every handler opened a new
+    # PostgreSQL connection: channels closes the connection around each database_sync_to_async
+    # call, and the connects were the largest cost of a connect storm (bench/RESULTS.md).
+    # Pooling replaces CONN_MAX_AGE (Django refuses both).
+    DATABASES["default"]["CONN_MAX_AGE"] = 0
+    DATABASES["default"].setdefault("OPTIONS", {})["pool"] = {
+        "min_size": env.int("DB_POOL_MIN_SIZE", default=1),
+        "max_size": env.int("DB_POOL_MAX_SIZE", default=4),
+        # Seconds a caller waits for a free connection before an error.
+        "timeout": env.float("DB_POOL_TIMEOUT", default=10.0),
+    }
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # Several processes and threads write the same file. IMMEDIATE takes the write lock at
     # BEGIN, so a second writer waits up to `timeout` seconds; with SQLite's default deferred
@@ -120,7 +132,7 @@ REDIS_URL = env.str("REDIS_URL", default="")
 # groups kept by each process). bench/RESULTS.md compares them.
 CHANNEL_LAYER = env.str("CHANNEL_LAYER", default="redis")
 # Connections per process to Redis. redis-py 8 raises at once when a pool is exhausted, which
-# turned connect and disconnect storms into tracebacks; our pool (realtime.layers) waits up to
+# turned connect and disconnect storms into tracebacks; our layer (realtime.layers) waits up to
 # REDIS_POOL_TIMEOUT seconds for a free connection instead.
 REDIS_MAX_CONNECTIONS = env.int("REDIS_MAX_CONNECTIONS", default=1000)
 REDIS_POOL_TIMEOUT = env.float("REDIS_POOL_TIMEOUT", default=10.0)
@@ -141,7 +153,8 @@ def redis_channel_layer(url):
         return {
             "BACKEND": "realtime.layers.RedisChannelLayer",
             "CONFIG": {
-                "hosts": [{**host, "timeout": REDIS_POOL_TIMEOUT}],
+                "hosts": [host],
+                "pool_timeout": REDIS_POOL_TIMEOUT,
                 "capacity": CHANNEL_LAYER_CAPACITY,
                 "group_expiry": CHANNEL_LAYER_GROUP_EXPIRY,
             },

@@ -52,7 +52,7 @@ def test_production_uses_redis_layer_with_a_sized_waiting_pool():
         "shell",
         "-c",
         "from django.conf import settings; c = settings.CHANNEL_LAYERS['default']; h = c['CONFIG']['hosts'][0]; "
-        "print(c['BACKEND'], h['max_connections'], h['timeout'], settings.DEBUG)",
+        "print(c['BACKEND'], h['max_connections'], c['CONFIG']['pool_timeout'], settings.DEBUG)",
         env_overrides={"REDIS_MAX_CONNECTIONS": "777", "REDIS_POOL_TIMEOUT": "3"},
     )
     last_line = result.stdout.splitlines()[-1]
