@@ -120,8 +120,26 @@ class Stack:
         return Path(output["dest"])
 
     # --- preparation --------------------------------------------------------------------
+    def backlog_warning(self, somaxconn_file="/proc/sys/net/core/somaxconn"):
+        """A plain-words warning when the kernel caps daphne's listen backlog below what it asks
+        for (a storm of connects beyond it gets 502 from nginx), or None."""
+        try:
+            somaxconn = int(Path(somaxconn_file).read_text())
+        except (OSError, ValueError):
+            return None
+        wanted = int(self.variables["daphne_listen_backlog"])
+        if somaxconn >= wanted:
+            return None
+        return (f"stack: net.core.somaxconn is {somaxconn}, below daphne's listen backlog of {wanted}: more than "
+                f"{somaxconn} handshakes arriving at one daphne at once get 502 from nginx. To hold a storm of "
+                f"{self.variables['app_max_sockets']} sockets: sysctl -w net.core.somaxconn={wanted} "
+                f"(the Ansible common role sets it on servers).")
+
     def prepare(self):
         lay = self.layout
+        warning = self.backlog_warning()
+        if warning:
+            print(warning, file=sys.stderr, flush=True)
         for directory in (lay.root, lay.redis, lay.run, lay.static, lay.logs, lay.nginx / "tmp"):
             directory.mkdir(parents=True, exist_ok=True)
         # Secret key, database and sockets are nobody else's business; only the PostgreSQL

@@ -201,7 +201,7 @@ def test_units_wrap_one_flag_per_line_and_the_launcher_reads_them(tmp_path):
     command = unit_command(tmp_path / "channels-stack-daphne@.service", "2")
     assert command.startswith("cd /srv/channels-stack/current/app && /bin/rm -f /run/channels-stack/daphne-2.sock ")
     assert "exec env SERVER_INSTANCE_ID=" in command and ":daphne-2 " in command
-    endpoint = "unix:address=/run/channels-stack/daphne-2.sock:backlog=4096:lockfile=1"
+    endpoint = "unix:address=/run/channels-stack/daphne-2.sock:backlog=6024:lockfile=1"
     assert f"--endpoint {endpoint} --proxy-headers" in command
     assert command.endswith("--application-close-timeout 10 config.asgi:application")
     http = unit_command(tmp_path / "channels-stack-http.service")
@@ -213,7 +213,7 @@ def test_units_on_tcp_are_instances_named_by_port(tmp_path):
                                                  "http_tcp_port": 8000, "http_tcp_address": "0.0.0.0"})
     render.render(variables, tmp_path, ["systemd"])
     daphne = parse_unit(tmp_path / "channels-stack-daphne@.service")
-    assert "--endpoint tcp:port=%i:interface=0.0.0.0:backlog=4096 " in daphne["ExecStart"][0]
+    assert "--endpoint tcp:port=%i:interface=0.0.0.0:backlog=6024 " in daphne["ExecStart"][0]
     assert "ExecStartPre" not in daphne  # no socket file to clean up
     http = parse_unit(tmp_path / "channels-stack-http.service")
     assert "--bind 0.0.0.0:8000 " in http["ExecStart"][0]
@@ -270,7 +270,7 @@ def test_the_websocket_instances_can_run_uvicorn_on_the_same_sockets(tmp_path):
     render.render(render.variables_from(overrides={"websocket_server": "uvicorn"}), tmp_path, ["systemd"])
     command = unit_command(tmp_path / "channels-stack-daphne@.service", "2")
     assert "/srv/channels-stack/current/venv/bin/uvicorn config.asgi:application" in command
-    assert "--uds /run/channels-stack/daphne-2.sock --backlog 4096 " in command
+    assert "--uds /run/channels-stack/daphne-2.sock --backlog 6024 " in command
     assert "--ws-ping-interval 20 --ws-ping-timeout 30 --timeout-graceful-shutdown 10" in command
     assert "realtime.server" not in command
 
@@ -286,3 +286,14 @@ def test_limits_follow_the_socket_count_the_host_is_sized_for():
 def test_unknown_server_or_layer_is_refused(name, value):
     with pytest.raises(render.RenderError, match=f"{name} is '{value}': choose one of"):
         render.check(render.variables_from(overrides={name: value}))
+
+
+def test_the_stack_says_when_the_kernel_caps_daphnes_backlog(tmp_path):
+    stack = Stack(tmp_path / "stack")
+    low, high = tmp_path / "low", tmp_path / "high"
+    low.write_text("4096\n")
+    high.write_text("65535\n")
+    warning = stack.backlog_warning(low)
+    assert "net.core.somaxconn is 4096, below daphne's listen backlog of 6024" in warning
+    assert "sysctl -w net.core.somaxconn=6024" in warning
+    assert stack.backlog_warning(high) is None

@@ -59,7 +59,7 @@ def test_exposure_check_fails_an_unhardened_unit(tmp_path):
 def test_daphne_instance_unit(rendered_units):
     unit = parse_unit(rendered_units / f"{APP}-daphne@.service")
     exec_start = unit["ExecStart"][0]
-    assert "--endpoint unix:address=/run/channels-stack/daphne-%i.sock:backlog=4096:lockfile=1" in exec_start
+    assert "--endpoint unix:address=/run/channels-stack/daphne-%i.sock:backlog=6024:lockfile=1" in exec_start
     assert "--proxy-headers" in exec_start
     # Stale socket and Twisted's lock file are removed before start (daphne refuses to bind).
     assert unit["ExecStartPre"] == [
