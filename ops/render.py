@@ -112,6 +112,12 @@ def _check(variables):
     for name, choices in choices_of.items():
         if get(name) not in choices:
             raise RenderError(f"{name} is {get(name)!r}: choose one of {', '.join(choices)}")
+    if not get("http_keepalive") > get("nginx_upstream_keepalive_timeout"):
+        raise RenderError(
+            f"http_keepalive ({get('http_keepalive')} s) must be longer than nginx_upstream_keepalive_timeout "
+            f"({get('nginx_upstream_keepalive_timeout')} s): otherwise the HTTP server closes idle connections "
+            "nginx is about to reuse, and requests fail with 502."
+        )
     if int(get("app_max_sockets")) < 1:
         raise RenderError("app_max_sockets must be at least 1 (the WebSockets one host is sized for)")
     if int(get("daphne_instances")) < 1:

@@ -297,3 +297,10 @@ def test_the_stack_says_when_the_kernel_caps_daphnes_backlog(tmp_path):
     assert "net.core.somaxconn is 4096, below daphne's listen backlog of 6024" in warning
     assert "sysctl -w net.core.somaxconn=6024" in warning
     assert stack.backlog_warning(high) is None
+
+
+def test_the_http_server_keeps_idle_connections_longer_than_nginx():
+    variables = render.variables_from()
+    assert variables["http_keepalive"] > variables["nginx_upstream_keepalive_timeout"]
+    with pytest.raises(render.RenderError, match="http_keepalive .* must be longer than"):
+        render.check(render.variables_from(overrides={"http_keepalive": 5}))
