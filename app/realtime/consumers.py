@@ -3,6 +3,7 @@
 import json
 import logging
 
+from channels.consumer import get_handler_name
 from channels.generic.websocket import AsyncWebsocketConsumer
 from django.conf import settings
 
@@ -23,6 +24,18 @@ class JsonProtocolConsumer(AsyncWebsocketConsumer):
     requires_auth = True
     route = "base"
 
+    async def dispatch(self, message):
+        # channels' own dispatch first hops to the one shared sync thread to close stale
+        # database connections, before every handler: each group message delivered to each
+        # socket paid for it (half of daphne's loop time in a broadcast, bench/RESULTS.md), and
+        # in a reconnect storm disconnects queued behind the connects' database work until
+        # daphne killed them, their groups not left. Every database call here goes through
+        # database_sync_to_async, which closes stale connections itself, in its thread.
+        handler = getattr(self, get_handler_name(message), None)
+        if handler is None:
+            raise ValueError(f"No handler for message type {message['type']}")
+        await handler(message)
+
     # --- connection lifecycle -------------------------------------------------------------
     async def connect(self):
         self.groups_joined = []
@@ -41,10 +54,10 @@ class JsonProtocolConsumer(AsyncWebsocketConsumer):
                 await self.channel_layer.group_add(group, self.channel_name)
                 self.groups_joined.append(group)
         except Exception as error:  # noqa: BLE001 - a socket outside its groups would stay deaf: close it
-            logger.warning("websocket closed: path=%s code=1011 reason=could not join its groups (%s)",
+            logger.warning("websocket closed: path=%s code=4013 reason=could not join its groups (%s)",
                            self.scope.get("path"), error or type(error).__name__)
             await self.send_error(protocol.UNAVAILABLE, "The server cannot deliver messages now: reconnect later.")
-            await self.close(code=protocol.SERVER_ERROR)
+            await self.close(code=protocol.UNAVAILABLE_CLOSE)
             return
         stats.opened(self.route)
         self.counted = True

@@ -4,20 +4,21 @@ The protocol is documented in the top-level README.md, section "Protocol referen
 ("Errors and close codes" lists these); keep the two in step.
 """
 
-# Protocol close codes (RFC 6455 7.4.1) the server sends itself.
-SERVER_ERROR = 1011  # could not set the socket up (its channel layer is unreachable): retry later
-
 # Application close codes (4000-4999 are free for applications, RFC 6455 7.4.2).
 UNAUTHENTICATED = 4001
 FORBIDDEN = 4003
 NOT_FOUND = 4004
 POLICY_VIOLATION = 4008  # rate or size limit
+# The server cannot serve the socket now (its channel layer is unreachable or saturated): retry
+# with backoff. 1011/1013 would say the same, but daphne (autobahn) sends only 1000 and 3000-4999.
+UNAVAILABLE_CLOSE = 4013
 
 CLOSE_REASONS = {
     UNAUTHENTICATED: "unauthenticated",
     FORBIDDEN: "forbidden",
     NOT_FOUND: "not found",
     POLICY_VIOLATION: "policy violation",
+    UNAVAILABLE_CLOSE: "unavailable, retry later",
 }
 
 # Error codes carried by {"type": "error", "code": ...}.

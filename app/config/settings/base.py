@@ -137,7 +137,9 @@ CHANNEL_LAYER = env.str("CHANNEL_LAYER", default="redis")
 # so more connections add no speed: a 10,000-socket connect storm on two daphne took 21.8 s
 # with 64 per process and 31.4 s with 1,000 (which also left 2,000 idle Redis clients).
 REDIS_MAX_CONNECTIONS = env.int("REDIS_MAX_CONNECTIONS", default=64)
-REDIS_POOL_TIMEOUT = env.float("REDIS_POOL_TIMEOUT", default=10.0)
+# Below daphne's handshake wait (60 s): in a 10,000-socket reconnect storm 10 s was too short
+# for the last group_add of the queue (311 handshakes closed in the benchmark).
+REDIS_POOL_TIMEOUT = env.float("REDIS_POOL_TIMEOUT", default=30.0)
 # channels_redis waits for messages with a 5 s BZPOPMIN; redis-py 8's default socket timeout
 # is also 5 s, so an idle consumer's read times out and its socket closes with 1011. The
 # timeout must clearly exceed the blocking wait; it still bounds how long a hung Redis stalls.

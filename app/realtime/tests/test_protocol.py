@@ -200,7 +200,7 @@ async def test_a_failing_group_discard_does_not_stop_the_others(ws, carol, token
     assert f"could not leave group {kept}" in caplog.text
 
 
-async def test_a_socket_that_cannot_join_its_groups_is_closed_with_1011(ws, alice_token, monkeypatch):
+async def test_a_socket_that_cannot_join_its_groups_is_closed_with_4013(ws, alice_token, monkeypatch):
     from channels.layers import get_channel_layer
 
     async def unreachable(group, channel):
@@ -210,7 +210,27 @@ async def test_a_socket_that_cannot_join_its_groups_is_closed_with_1011(ws, alic
     _, communicator = await ws("/ws/notifications/", subprotocols=["bearer", alice_token])
     error = await communicator.receive_json_from()
     assert error["type"] == "error" and error["code"] == "unavailable"
-    assert await receive_close(communicator) == 1011
+    assert await receive_close(communicator) == 4013
+
+
+async def test_handlers_do_not_hop_to_the_sync_thread(ws, monkeypatch):
+    """channels' dispatch runs close_old_connections in the shared sync thread before every
+    handler; ours does not (database_sync_to_async does it where the database is used)."""
+    import channels.consumer
+    import channels.db
+
+    hops = []
+
+    async def counted():
+        hops.append(1)
+
+    monkeypatch.setattr(channels.consumer, "aclose_old_connections", counted)
+    monkeypatch.setattr(channels.db, "aclose_old_connections", counted)
+    communicator, _ = await echo(ws)
+    for _ in range(5):
+        await communicator.send_json_to({"type": "ping"})
+        assert (await communicator.receive_json_from())["type"] == "pong"
+    assert hops == []
 
 
 def test_token_bucket_refills_over_time():
