@@ -15,13 +15,14 @@ LOCK_ENV := PIP_CONFIG_FILE=/dev/null PIP_FIND_LINKS= PIP_EXTRA_INDEX_URL= PIP_I
 COMPILE  := $(LOCK_ENV) $(abspath $(VENV))/bin/pip-compile --quiet --generate-hashes --allow-unsafe --strip-extras \
             --no-emit-index-url --no-emit-find-links --resolver=backtracking
 
-.PHONY: help venv run stack stack-manage render bench test lint unit molecule argument-specs lock upgrade clean
+.PHONY: help venv run stack stack-manage render bench bench-full test lint unit molecule argument-specs lock upgrade clean
 help:
 	@echo "make run      start the app on http://$(HOST):$(PORT) (SQLite, in-memory layer, demo users)"
 	@echo "make stack    nginx + $(DAPHNE) daphne + gunicorn/uvicorn + Redis + PostgreSQL on http://127.0.0.1:$(STACK_PORT)"
 	@echo "make stack-manage ARGS='createsuperuser'   any manage.py command against the running stack"
 	@echo "make render OUT=dir VARS='my-vars.yml secrets.yml'   nginx/, systemd/ and app.env for a server"
-	@echo "make bench    what nginx costs a WebSocket, as ratios against daphne reached directly"
+	@echo "make bench    the benchmark suite, quick (1,000 sockets, a few minutes): bench/results/quick/results.md"
+	@echo "make bench-full [PROFILE=1]   the whole suite (10,000 sockets, ~20 min; py-spy profile): bench/results/full/"
 	@echo "make test     lint + every test (unit, live, end-to-end through nginx, headless Chromium, molecule)"
 	@echo "make molecule [SCENARIO=full]   the Ansible roles on podman hosts with systemd (all scenarios, or one)"
 	@echo "make lock     re-resolve $(REQ)/*.txt after editing a .in file"
@@ -67,8 +68,13 @@ render: $(VENV)/.dev-installed
 	@test -n "$(OUT)" || { echo "usage: make render OUT=dir [VARS='my-vars.yml secrets.yml'] [TARGETS='nginx systemd env']"; exit 2; }
 	$(PY) -m ops.render --out $(OUT) $(foreach file,$(VARS),--vars $(file)) $(TARGETS)
 
+# Figures as ratios to a bare websockets server and to the default configuration, measured
+# in the same run; nothing about times is asserted (CI runs `make bench` to prove it works).
 bench: $(VENV)/.dev-installed
-	$(PY) -m bench.ws_through_nginx
+	$(PY) -m bench.run --quick
+
+bench-full: $(VENV)/.dev-installed
+	$(PY) -m bench.run --full $(if $(PROFILE),--profile)
 
 lint: $(VENV)/.dev-installed
 	$(PY) -m ruff check .
