@@ -28,7 +28,7 @@ def good(start_daphne):
 
 
 def test_good_server_passes_every_step(good):
-    code, out = wsdoctor(good.base_url, "--token", login(good), "--idle", "2")
+    code, out = wsdoctor(good.base_url, f"--token={login(good)}", "--idle", "2")
     assert code == 0, out
     for step in ("http", "health", "websocket", "ping", "auth", "idle"):
         assert f"] {step}" in out
