@@ -174,6 +174,28 @@ class Worker:
         elif kind == "error":
             self.server_errors[str(message.get("code"))] += 1
 
+    async def _connect_retrying(self, set, spec, timeout, gate, start, retry_for, errors, handshakes, instances):
+        """Connect one client into `set`, retrying with jittered backoff (0.5 s doubling to 5 s)
+        until `retry_for` seconds after `start`; every failure is counted in `errors` by kind.
+        Returns the seconds from `start` to connected, or None."""
+        delay = 0.5
+        while True:
+            began = time.monotonic()
+            try:
+                async with gate:
+                    ws, instance = await self.connect(spec, timeout)
+            except Exception as error:  # noqa: BLE001 - every failure is counted by kind
+                errors[classify(error)] += 1
+                if time.monotonic() + delay < start + retry_for:
+                    await asyncio.sleep(delay * random.uniform(0.5, 1.0))
+                    delay = min(delay * 2, 5.0)
+                    continue
+                return None
+            handshakes.append(time.monotonic() - began)
+            instances[instance] += 1
+            self.adopt(set, ws, instance)
+            return time.monotonic() - start
+
     # --- commands -------------------------------------------------------------------------
     async def cmd_open(self, set, n, spec, concurrency=0, timeout=30.0, retry_for=0.0):
         gate = asyncio.Semaphore(concurrency) if concurrency else contextlib.nullcontext()
@@ -181,23 +203,8 @@ class Worker:
         start = time.monotonic()
 
         async def one():
-            delay = 0.5
-            while True:
-                began = time.monotonic()
-                try:
-                    async with gate:
-                        ws, instance = await self.connect(spec, timeout)
-                except Exception as error:  # noqa: BLE001 - every failure is counted by kind
-                    errors[classify(error)] += 1
-                    if time.monotonic() + delay < start + retry_for:
-                        await asyncio.sleep(delay * random.uniform(0.5, 1.0))
-                        delay = min(delay * 2, 5.0)
-                        continue
-                    return None
-                handshakes.append(time.monotonic() - began)
-                instances[instance] += 1
-                self.adopt(set, ws, instance)
-                return time.monotonic() - start
+            return await self._connect_retrying(set, spec, timeout, gate, start, retry_for,
+                                                errors, handshakes, instances)
 
         ready = [t for t in await asyncio.gather(*(one() for _ in range(n))) if t is not None]
         return {"opened": len(ready), "failed": n - len(ready), "errors": dict(errors), "handshake_s": handshakes,
@@ -226,22 +233,8 @@ class Worker:
 
         async def one(client):
             codes[await self._close(client)] += 1
-            delay = 0.5
-            while True:
-                began = time.monotonic()
-                try:
-                    ws, instance = await self.connect(spec, timeout)
-                except Exception as error:  # noqa: BLE001
-                    errors[classify(error)] += 1
-                    if time.monotonic() + delay < start + retry_for:
-                        await asyncio.sleep(delay * random.uniform(0.5, 1.0))
-                        delay = min(delay * 2, 5.0)
-                        continue
-                    return None
-                handshakes.append(time.monotonic() - began)
-                instances[instance] += 1
-                self.adopt(set, ws, instance)
-                return time.monotonic() - start
+            return await self._connect_retrying(set, spec, timeout, contextlib.nullcontext(), start, retry_for,
+                                                errors, handshakes, instances)
 
         ready = [t for t in await asyncio.gather(*(one(c) for c in clients)) if t is not None]
         return {"reconnected": len(ready), "failed": len(clients) - len(ready), "errors": dict(errors),

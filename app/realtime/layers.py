@@ -11,6 +11,7 @@ whole timeout and daphne killed it.)
 """
 
 import asyncio
+import contextlib
 import weakref
 
 from channels_redis import core
@@ -32,7 +33,9 @@ class RedisChannelLayer(core.RedisChannelLayer):
         self.slot_count = max(1, smallest_pool - RECEIVE_RESERVE)
         self._slots = weakref.WeakKeyDictionary()  # event loop -> its semaphore
 
-    async def _take_slot(self):
+    @contextlib.asynccontextmanager
+    async def _slot(self):
+        """One of this event loop's slot_count slots, waited for up to pool_timeout seconds."""
         loop = asyncio.get_running_loop()
         slots = self._slots.get(loop)
         if slots is None:
@@ -45,32 +48,23 @@ class RedisChannelLayer(core.RedisChannelLayer):
                 f"no Redis connection free for {self.pool_timeout} s ({self.slot_count} in use): "
                 "raise REDIS_MAX_CONNECTIONS or REDIS_POOL_TIMEOUT"
             ) from None
-        return slots
+        try:
+            yield
+        finally:
+            slots.release()
 
     async def send(self, channel, message):
-        slots = await self._take_slot()
-        try:
+        async with self._slot():
             return await super().send(channel, message)
-        finally:
-            slots.release()
 
     async def group_add(self, group, channel):
-        slots = await self._take_slot()
-        try:
+        async with self._slot():
             return await super().group_add(group, channel)
-        finally:
-            slots.release()
 
     async def group_discard(self, group, channel):
-        slots = await self._take_slot()
-        try:
+        async with self._slot():
             return await super().group_discard(group, channel)
-        finally:
-            slots.release()
 
     async def group_send(self, group, message):
-        slots = await self._take_slot()
-        try:
+        async with self._slot():
             return await super().group_send(group, message)
-        finally:
-            slots.release()
