@@ -166,7 +166,7 @@ class Scenarios:
         once, then all reconnects at once (each closes and connects again immediately)."""
         p = self.p
         spec = self.feed_spec(target, slug)
-        pubsub = target.layer == "redis-pubsub"
+        membership = target.membership
 
         # 1. everyone leaves at once
         async with self.observed(target) as observed:
@@ -181,7 +181,7 @@ class Scenarios:
         if members:
             problems.append(f"{members} stale group members {waited} s after everyone left")
         self.record("storm_disconnect", target, {"sockets": n, "stale_wait_s": p["stale_wait_s"],
-                                                  "membership": "subscriptions" if pubsub else "sorted set"}, {
+                                                  "membership": membership}, {
             "closed": closed["closed"], "time_s": closed["elapsed_s"], "close_codes": closed["codes"],
             "errors": sum(bad_codes.values()), "stale_members": members, "group_empty_after_s": waited,
         }, problems, observed)
@@ -211,10 +211,9 @@ class Scenarios:
 
     async def _after_storm(self, scenario, target, slug, n, result, observed, figures):
         p = self.p
-        pubsub = target.layer == "redis-pubsub"
         connected = figures["connected"]
-        instances = len(figures["instances"])
-        expected = instances if pubsub else connected
+        # One member per process that has sockets in the group (realtime.groups), whatever the layer.
+        expected = len(figures["instances"])
         members = None
         if target.group_members(slug) is not None:
             members, _ = await target.wait_group(slug, expected, p["stale_wait_s"])
@@ -240,7 +239,7 @@ class Scenarios:
             problems.append(f"{check['lost']} of {connected} deliveries lost in the broadcast after the storm")
         if closes:
             problems.append(f"sockets closed by the server: {closes}")
-        self.record(scenario, target, {"sockets": n, "membership": "subscriptions" if pubsub else "sorted set",
+        self.record(scenario, target, {"sockets": n, "membership": target.membership,
                                         "connect_timeout_s": p["storm_timeout_s"], "retry_for_s": p["storm_retry_s"],
                                         "retry": "jittered exponential backoff 0.5 s .. 5 s"},
                     figures, problems, observed)
@@ -289,8 +288,9 @@ class Scenarios:
         duration = max(5, math.ceil(count * (self.p["broadcast_gap_s"] + 0.5 + members / 4000)))
         name = f"profile-{target.name}-broadcast-{members}"
         output = self.out / (f"{name}.svg" if self.profile["format"] == "flamegraph" else f"{name}.speedscope.json")
-        command = [str(Path(self.p["python_bin"]) / "py-spy"), "record", "--pid", str(pid), "--duration",
-                   str(duration), "--format", self.profile["format"], "-o", str(output)]
+        # 1,000 samples/s: a broadcast lasts tens of milliseconds, py-spy's default 100/s saw too little of it.
+        command = [str(Path(self.p["python_bin"]) / "py-spy"), "record", "--pid", str(pid), "--rate", "1000",
+                   "--duration", str(duration), "--format", self.profile["format"], "-o", str(output)]
         process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
         time.sleep(0.5)  # py-spy attaches
         return process, output, command
@@ -320,8 +320,8 @@ class Scenarios:
             set_name = "pool" if use_pool else f"g{size}"
             members = stats["sets"].get(set_name, 0)
             instances = by_instance(stats["instances"].get(set_name))
-            if target.group_members(slug) is not None and target.layer != "redis-pubsub":
-                await target.wait_group(slug, members, p["stale_wait_s"])
+            if target.group_members(slug) is not None:
+                await target.wait_group(slug, len(instances), p["stale_wait_s"])
             profile_pid = None
             if self.profile and self.profile["target"] == target.name and size == max(sizes):
                 profile_pid = target.servers().get("daphne-1")

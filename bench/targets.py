@@ -45,6 +45,7 @@ class Ceiling:
 
     name = "ceiling"
     layer = None
+    membership = "the server's own sets"
     token = "ceiling"
 
     def __init__(self, log_dir):
@@ -154,9 +155,14 @@ class Stack:
         found["http"] = pids_listening_on(self.root / "run" / "http.sock")
         return found
 
+    @property
+    def membership(self):
+        return "subscriptions" if self.layer == "redis-pubsub" else "sorted set"
+
     def group_members(self, slug):
-        """Members of feed.team.<slug> as Redis holds them: the core layer's sorted set (one
-        entry per socket), or the pubsub layer's subscriptions (one per process with members)."""
+        """Members of feed.team.<slug> as Redis holds them: one per process with sockets in the
+        group (realtime.groups), as the core layer's sorted set or the pubsub layer's
+        subscriptions."""
         group = f"feed.team.{slug}"
         if self.layer == "redis-pubsub":
             return int(dict(self.redis.pubsub_numsub(f"asgi__group__{group}")).get(

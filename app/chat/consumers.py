@@ -1,7 +1,7 @@
 from channels.db import database_sync_to_async
 
 from realtime import protocol
-from realtime.consumers import JsonProtocolConsumer
+from realtime.consumers import JsonProtocolConsumer, group_frame
 
 from . import services
 from .models import conversation_group
@@ -57,7 +57,7 @@ class ChatConsumer(JsonProtocolConsumer):
                 "type": "chat.typing",
                 "user": self.user_payload(),
                 "is_typing": bool(content.get("is_typing", True)),
-                "sender_channel": self.channel_name,
+                "sender": self.socket_id,
             },
         )
 
@@ -76,15 +76,18 @@ class ChatConsumer(JsonProtocolConsumer):
         )
 
     # --- group events -> client ---------------------------------------------------------
-    async def chat_message(self, event):
-        await self.send_json({"type": "message", "message": event["message"]})
+    @group_frame
+    def chat_message(self, event):
+        return {"type": "message", "message": event["message"]}
 
     async def chat_typing(self, event):
-        if event["sender_channel"] != self.channel_name:
+        if event.get("sender") != self.socket_id:
             await self.send_json({"type": "typing", "user": event["user"], "is_typing": event["is_typing"]})
 
-    async def chat_read(self, event):
-        await self.send_json({"type": "read", "user": event["user"], "message_id": event["message_id"]})
+    @group_frame
+    def chat_read(self, event):
+        return {"type": "read", "user": event["user"], "message_id": event["message_id"]}
 
-    async def chat_presence(self, event):
-        await self.send_json({"type": event["action"], "user": event["user"]})
+    @group_frame
+    def chat_presence(self, event):
+        return {"type": event["action"], "user": event["user"]}

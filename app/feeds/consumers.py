@@ -3,7 +3,7 @@ from urllib.parse import parse_qs
 from channels.db import database_sync_to_async
 
 from realtime import protocol
-from realtime.consumers import JsonProtocolConsumer
+from realtime.consumers import JsonProtocolConsumer, group_frame
 
 from . import scopes
 
@@ -26,5 +26,6 @@ class FeedConsumer(JsonProtocolConsumer):
             return [scopes.group_name(scope, value) for scope, value in self.override.items()]
         return await database_sync_to_async(scopes.default_groups)(self.user)
 
-    async def feed_event(self, event):
-        await self.send_json({"type": "feed", "scope": event["scope"], "message": event["message"], "by": event["by"]})
+    @group_frame
+    def feed_event(self, event):
+        return {"type": "feed", "scope": event["scope"], "message": event["message"], "by": event["by"]}

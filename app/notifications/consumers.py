@@ -1,4 +1,4 @@
-from realtime.consumers import JsonProtocolConsumer
+from realtime.consumers import JsonProtocolConsumer, group_frame
 
 from .models import user_group
 
@@ -11,5 +11,6 @@ class NotificationConsumer(JsonProtocolConsumer):
     async def get_groups(self):
         return [user_group(self.user.pk)]
 
-    async def notification_created(self, event):
-        await self.send_json({"type": "notification", "notification": event["notification"]})
+    @group_frame
+    def notification_created(self, event):
+        return {"type": "notification", "notification": event["notification"]}

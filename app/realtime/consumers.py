@@ -1,16 +1,37 @@
 """The base consumer every example builds on, the diagnostics echo and the staff ops feed."""
 
+import functools
 import json
 import logging
+import secrets
 
 from channels.consumer import get_handler_name
+from channels.exceptions import StopConsumer
 from channels.generic.websocket import AsyncWebsocketConsumer
+from channels.layers import get_channel_layer
 from django.conf import settings
 
 from . import protocol, stats
+from .groups import local_groups
 from .ratelimit import TokenBucket
 
 logger = logging.getLogger("realtime")
+
+
+def group_frame(build):
+    """For a group-event handler whose frame is the same for every member: `build(self, event)`
+    returns the frame, which is encoded once per event and process instead of once per socket
+    (realtime.groups hands every local member the same event)."""
+    key = f"_frame.{build.__name__}"
+
+    @functools.wraps(build)
+    async def handler(self, event):
+        text = event.get(key)
+        if text is None:
+            text = event[key] = json.dumps(build(self, event), default=str)
+        await self.send_text(text)
+
+    return handler
 
 
 class JsonProtocolConsumer(AsyncWebsocketConsumer):
@@ -23,6 +44,20 @@ class JsonProtocolConsumer(AsyncWebsocketConsumer):
 
     requires_auth = True
     route = "base"
+
+    async def __call__(self, scope, receive, send):
+        # One task per socket, and no channel of its own: channels' __call__ gives every socket
+        # a layer channel and a second task (plus channels_redis's two per receive) waiting on
+        # it. Group events come through realtime.groups instead, which joins the layer once per
+        # group and process and calls group_event() of each local member.
+        self.scope = scope
+        self.channel_layer = get_channel_layer(self.channel_layer_alias)
+        self.base_send = send
+        try:
+            while True:
+                await self.dispatch(await receive())
+        except StopConsumer:
+            pass
 
     async def dispatch(self, message):
         # channels' own dispatch first hops to the one shared sync thread to close stale
@@ -37,9 +72,19 @@ class JsonProtocolConsumer(AsyncWebsocketConsumer):
         await handler(message)
 
     # --- connection lifecycle -------------------------------------------------------------
+    async def websocket_disconnect(self, message):
+        # channels' version also hops to the shared sync thread (close_old_connections): in a
+        # disconnect storm thousands queued there behind any database call.
+        await self.disconnect(message["code"])
+        raise StopConsumer()
+
     async def connect(self):
         self.groups_joined = []
         self.counted = False
+        self.ready = False  # group events wait until connection_established has been sent
+        self.held_events = []
+        # Tells this socket's own group events apart (e.g. not echoing its typing indicator).
+        self.socket_id = secrets.token_hex(8)
         self.user = self.scope.get("user")
         self.bucket = TokenBucket(settings.WS_RATE_LIMIT_PER_SECOND, settings.WS_RATE_LIMIT_BURST)
         code = await self.check_access()
@@ -51,11 +96,12 @@ class JsonProtocolConsumer(AsyncWebsocketConsumer):
             return
         try:
             for group in await self.get_groups():
-                await self.channel_layer.group_add(group, self.channel_name)
                 self.groups_joined.append(group)
+                await local_groups(self.channel_layer).join(group, self)
         except Exception as error:  # noqa: BLE001 - a socket outside its groups would stay deaf: close it
             logger.warning("websocket closed: path=%s code=4013 reason=could not join its groups (%s)",
                            self.scope.get("path"), error or type(error).__name__)
+            self.leave_groups()
             await self.send_error(protocol.UNAVAILABLE, "The server cannot deliver messages now: reconnect later.")
             await self.close(code=protocol.UNAVAILABLE_CLOSE)
             return
@@ -71,7 +117,17 @@ class JsonProtocolConsumer(AsyncWebsocketConsumer):
                 "server": {"instance": settings.SERVER_INSTANCE_ID, "route": self.route},
             }
         )
+        self.ready = True
+        while self.held_events:
+            await self.dispatch(self.held_events.pop(0))
         await self.on_connected()
+
+    async def group_event(self, event):
+        """Called by realtime.groups for each event sent to one of this socket's groups."""
+        if not self.ready:
+            self.held_events.append(event)
+            return
+        await self.dispatch(event)
 
     async def check_access(self):
         error = self.scope.get("auth_error")
@@ -115,19 +171,19 @@ class JsonProtocolConsumer(AsyncWebsocketConsumer):
             logger.warning("disconnect of %s: %s failed (%s); leaving its groups anyway",
                            self.scope.get("path"), type(self).__name__, error or type(error).__name__)
         finally:
-            await self.leave_groups()
+            self.leave_groups()
             if getattr(self, "counted", False):
                 stats.closed(self.route)
                 self.counted = False
 
-    async def leave_groups(self):
+    def leave_groups(self):
+        # Local and immediate: no layer call can fail here. The process leaves the layer's group
+        # (in the background) only when its last member of that group is gone.
+        groups = local_groups(self.channel_layer)
         for group in getattr(self, "groups_joined", ()):
-            try:
-                await self.channel_layer.group_discard(group, self.channel_name)
-            except Exception as error:  # noqa: BLE001 - try the others; the name expires with the group
-                logger.warning("could not leave group %s (%s): the channel name stays in it until the "
-                               "group expires (CHANNEL_LAYER_GROUP_EXPIRY)", group, error or type(error).__name__)
+            groups.leave(group, self)
         self.groups_joined = []
+        self.ready = False
 
     def user_payload(self):
         if not (self.user and self.user.is_authenticated):
@@ -174,7 +230,10 @@ class JsonProtocolConsumer(AsyncWebsocketConsumer):
 
     # --- sending ------------------------------------------------------------------------
     async def send_json(self, content):
-        await self.send(text_data=json.dumps(content, default=str))
+        await self.send_text(json.dumps(content, default=str))
+
+    async def send_text(self, text):
+        await self.base_send({"type": "websocket.send", "text": text})
 
     async def send_error(self, code, message, **extra):
         await self.send_json({"type": "error", "code": code, "message": message, **extra})
@@ -215,8 +274,9 @@ class OpsConsumer(JsonProtocolConsumer):
     async def send_stats(self):
         await self.send_json({"type": "stats", **stats.snapshot()})
 
-    async def ops_stats(self, event):
-        await self.send_json({"type": "stats", **{key: value for key, value in event.items() if key != "type"}})
+    @group_frame
+    def ops_stats(self, event):
+        return {"type": "stats", **{key: value for key, value in event.items() if not key.startswith(("type", "_"))}}
 
     async def handle_stats(self, content):
         await self.send_stats()

@@ -65,17 +65,20 @@ def group_members(redis_server):
 
 
 async def test_storm_on_a_small_pool_waits_instead_of_failing(start_daphne, redis_server):
-    """A pool far smaller than the burst (10 connections for 500 sockets): connects and
-    disconnects all at once queue for a connection instead of raising MaxConnectionsError, and
-    every socket leaves its group."""
+    """A pool far smaller than the burst (10 connections for 500 chat sockets, each announcing
+    its presence with a group_send on connect and on disconnect): the layer calls queue for a
+    connection instead of raising MaxConnectionsError, the process is one member of the group
+    while any socket is in it, and none once everyone left."""
     server = start_daphne("burst", redis=redis_server, REDIS_MAX_CONNECTIONS="10")
     token = login(server)
+    status, conversations = http("GET", server.base_url + "/api/chat/conversations/", token=token)
+    room = conversations[0]["id"]
     gate = asyncio.Event()
     sockets = []
 
     async def one():
         await gate.wait()
-        ws = await ws_connect(server, "/ws/notifications/", token=token, open_timeout=60)
+        ws = await ws_connect(server, f"/ws/chat/{room}/", token=token, open_timeout=60)
         sockets.append(ws)
         return (await receive(ws, timeout=60))["type"]
 
@@ -85,12 +88,13 @@ async def test_storm_on_a_small_pool_waits_instead_of_failing(start_daphne, redi
     results = await asyncio.gather(*tasks, return_exceptions=True)
     failures = [r for r in results if r != "connection_established"]
     assert not failures, f"{len(failures)} of {BURST} failed, e.g. {failures[:3]}"
-    (group,) = {key for key, members in group_members(redis_server).items() if members == BURST}
+    group = f"asgi:group:chat.{room}"
+    assert group_members(redis_server) == {group: 1}
     await asyncio.gather(*(ws.close() for ws in sockets), return_exceptions=True)
     deadline = asyncio.get_running_loop().time() + 30
     while group_members(redis_server).get(group) and asyncio.get_running_loop().time() < deadline:
         await asyncio.sleep(0.2)
-    assert not group_members(redis_server).get(group), "dead channel names stayed in the group"
+    assert not group_members(redis_server).get(group), "the process stayed in the group after everyone left"
     log = server.read_log()
     assert "Too many connections" not in log and "MaxConnectionsError" not in log and "Traceback" not in log
 

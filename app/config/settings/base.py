@@ -209,6 +209,9 @@ WS_RATE_LIMIT_PER_SECOND = env.float("WS_RATE_LIMIT_PER_SECOND", default=20.0)
 WS_RATE_LIMIT_BURST = env.int("WS_RATE_LIMIT_BURST", default=40)
 CHAT_MAX_MESSAGE_LENGTH = env.int("CHAT_MAX_MESSAGE_LENGTH", default=4000)
 OPS_STATS_INTERVAL_SECONDS = env.float("OPS_STATS_INTERVAL_SECONDS", default=5.0)
+# Each process is one member of a group in the layer, whatever its number of sockets there
+# (realtime.groups); it joins again this often, so the layer's group expiry never drops it.
+REALTIME_GROUP_REFRESH_SECONDS = env.float("REALTIME_GROUP_REFRESH_SECONDS", default=300.0)
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [

@@ -156,10 +156,11 @@ async def test_connects_and_disconnects_make_no_layer_call_but_their_own(ws, mon
 
 async def test_disconnect_leaves_its_groups_when_its_farewell_fails(ws, alice_token, monkeypatch, caplog):
     """Anything a consumer does on disconnect before leaving its groups may fail (a Redis
-    hiccup); the channel name must still leave every group."""
+    hiccup); the socket must still leave every group, and the process the layer's group."""
     from channels.layers import get_channel_layer
 
     from notifications.consumers import NotificationConsumer
+    from realtime.groups import local_groups
 
     async def failing_farewell(self, code):
         raise ConnectionError("Too many connections")
@@ -169,8 +170,11 @@ async def test_disconnect_leaves_its_groups_when_its_farewell_fails(ws, alice_to
     hello = await established(communicator)
     (group,) = hello["groups"]
     layer = get_channel_layer()
+    assert local_groups(layer).summary() == {group: 1}
     assert len(layer.groups.get(group, {})) == 1
     await communicator.disconnect()
+    await local_groups(layer).drain()
+    assert local_groups(layer).summary() == {}
     assert not layer.groups.get(group)
     assert "leaving its groups anyway" in caplog.text and "Traceback" not in caplog.text
 
@@ -178,6 +182,8 @@ async def test_disconnect_leaves_its_groups_when_its_farewell_fails(ws, alice_to
 async def test_a_failing_group_discard_does_not_stop_the_others(ws, carol, token_for, monkeypatch, caplog):
     from asgiref.sync import sync_to_async
     from channels.layers import get_channel_layer
+
+    from realtime.groups import local_groups
 
     layer = get_channel_layer()
     original = layer.group_discard
@@ -194,10 +200,12 @@ async def test_a_failing_group_discard_does_not_stop_the_others(ws, carol, token
     assert len(hello["groups"]) == 2
     monkeypatch.setattr(layer, "group_discard", flaky_discard)
     await communicator.disconnect()
+    await local_groups(layer).drain()
     (kept,) = failed
     (left,) = set(hello["groups"]) - {kept}
     assert not layer.groups.get(left)
-    assert f"could not leave group {kept}" in caplog.text
+    assert f"group {kept}: could not leave the channel layer's group (Too many connections)" in caplog.text
+    assert local_groups(layer).summary() == {}
 
 
 async def test_a_socket_that_cannot_join_its_groups_is_closed_with_4013(ws, alice_token, monkeypatch):

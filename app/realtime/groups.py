@@ -1,0 +1,214 @@
+"""Group fan-out per process: one channel-layer membership per group and process, not per socket.
+
+Channels' own pattern gives every socket a channel and adds that channel to the layer's groups,
+so every connect and disconnect is a Redis write, every socket waits on the layer with tasks of
+its own, and every broadcast is handed to each socket through its own queue and task. Measured
+(bench/RESULTS.md), that per-socket machinery was most of a broadcast's time and of a socket's
+memory, and the Redis writes were what a connect or disconnect storm waited for.
+
+Here each process (event loop) keeps its groups itself: the first local socket of a group makes
+the process a member of the layer's group with one channel of its own; later sockets only join
+a local set. A group event arrives once per process and is handed to every local member's
+handler, in order, without a queue or task per socket. When the last local member leaves, the
+process leaves the layer's group. Senders do not change: `channel_layer.group_send(group,
+{"type": "feed.event", ...})` reaches `feed_event()` of every member, on every process.
+
+Handlers of group events run one after another in the group's task: they should send and
+return (slow work belongs in the HTTP request or a task queue, before the group_send).
+"""
+
+import asyncio
+import logging
+import weakref
+
+from django.conf import settings
+
+logger = logging.getLogger("realtime")
+
+RETRY_SECONDS = 1.0
+# Members handled before the fan-out lets the rest of the event loop run (pings, handshakes).
+YIELD_EVERY = 256
+_STOP = "realtime.groups.stop"  # a message a group's own receive loop ends on (no cancel: see _Group.stop)
+
+_by_loop = weakref.WeakKeyDictionary()  # event loop -> {layer id: LocalGroups}
+
+
+def local_groups(channel_layer):
+    """This event loop's LocalGroups for channel_layer."""
+    registry = _by_loop.setdefault(asyncio.get_running_loop(), {})
+    groups = registry.get(id(channel_layer))
+    if groups is None or groups.layer is not channel_layer:
+        groups = registry[id(channel_layer)] = LocalGroups(channel_layer)
+    return groups
+
+
+class _Group:
+    """One group on this process: its channel in the layer, its local members, its receive task."""
+
+    def __init__(self, groups, name):
+        self.groups = groups
+        self.name = name
+        self.channel = None
+        self.members = {}  # member -> None: an ordered set (delivery order = join order)
+        self.joined = asyncio.get_running_loop().create_task(self._join())
+        self.receiving = None
+        self.stopped = False
+
+    async def _join(self):
+        layer = self.groups.layer
+        self.channel = await layer.new_channel()
+        await layer.group_add(self.name, self.channel)
+        self.receiving = asyncio.get_running_loop().create_task(self._receive())
+
+    async def _receive(self):
+        layer = self.groups.layer
+        failing = False
+        while True:
+            try:
+                event = await layer.receive(self.channel)
+            except asyncio.CancelledError:
+                raise
+            except Exception as error:  # noqa: BLE001 - the layer is down: keep trying, say so once
+                if not failing:
+                    logger.warning("group %s: receiving from the channel layer failed (%s); retrying",
+                                   self.name, error or type(error).__name__)
+                    # Redis may come back empty (a restart without persistence forgets every
+                    # group): this process joins all its groups again once Redis answers, or its
+                    # sockets would stay connected and deaf.
+                    self.groups.rejoin_when_back()
+                failing = True
+                await asyncio.sleep(RETRY_SECONDS)
+                continue
+            failing = False
+            if event.get("type") == _STOP:
+                return
+            await self.fan_out(event)
+
+    async def fan_out(self, event):
+        for count, member in enumerate(list(self.members), 1):
+            if member in self.members:  # left while earlier members were served
+                try:
+                    await member.group_event(event)
+                except Exception:  # noqa: BLE001 - one member's failure must not starve the others
+                    logger.exception("group %s: handler for %r failed", self.name, event.get("type"))
+            if count % YIELD_EVERY == 0:
+                await asyncio.sleep(0)
+
+    async def stop(self):
+        """Leave the layer's group and end the receive loop."""
+        self.stopped = True
+        layer = self.groups.layer
+        try:
+            await asyncio.shield(self.joined)
+        except Exception:  # noqa: BLE001 - never joined: nothing to leave
+            return
+        try:
+            await layer.group_discard(self.name, self.channel)
+            if _forgets_channels_on_cancel(layer):
+                self.receiving.cancel()
+            else:
+                # Ended by a message of its own rather than cancelled: a receive cancelled inside
+                # channels_redis's shared reader can leave the process's one BZPOPMIN stuck.
+                await layer.send(self.channel, {"type": _STOP})
+        except Exception as error:  # noqa: BLE001 - the membership expires with the group
+            logger.warning("group %s: could not leave the channel layer's group (%s); its channel stays a "
+                           "member until the group expires", self.name, error or type(error).__name__)
+            self.receiving.cancel()
+
+
+def _forgets_channels_on_cancel(layer):
+    # RedisPubSubChannelLayer unsubscribes from a channel only when a receive on it is cancelled
+    # (its documented clean-up: channels has no delete_channel()).
+    return type(layer).__module__.startswith("channels_redis.pubsub")
+
+
+class LocalGroups:
+    """The groups of one event loop and one channel layer."""
+
+    def __init__(self, channel_layer):
+        self.layer = channel_layer
+        self.groups = {}
+        self._stopping = set()  # tasks leaving the layer's groups (kept referenced until done)
+        self._maintenance = None
+        self._rejoin = None
+
+    def _maintain(self):
+        if self._maintenance is None or self._maintenance.done():
+            self._maintenance = asyncio.get_running_loop().create_task(self._refresh_while_joined())
+
+    async def _refresh_while_joined(self):
+        """Join every group again every REALTIME_GROUP_REFRESH_SECONDS: a process's membership
+        outlives any one socket, and the layer drops members older than its group expiry."""
+        while self.groups:
+            await asyncio.sleep(settings.REALTIME_GROUP_REFRESH_SECONDS)
+            await self.rejoin()
+
+    def rejoin_when_back(self):
+        if self._rejoin is None or self._rejoin.done():
+            self._rejoin = asyncio.get_running_loop().create_task(self._rejoin_until_done())
+
+    async def _rejoin_until_done(self):
+        while self.groups:
+            await asyncio.sleep(RETRY_SECONDS)
+            if await self.rejoin():
+                logger.info("joined this process's %d group(s) again", len(self.groups))
+                return
+
+    async def rejoin(self):
+        """group_add every joined group's channel again (idempotent: it also refreshes the
+        membership's age). False when the layer failed."""
+        for group in list(self.groups.values()):
+            if group.stopped or not group.joined.done() or group.joined.exception() is not None:
+                continue
+            try:
+                await self.layer.group_add(group.name, group.channel)
+            except Exception as error:  # noqa: BLE001 - tried again later
+                logger.warning("could not join group %s again (%s)", group.name, error or type(error).__name__)
+                return False
+        return True
+
+    async def join(self, name, member):
+        """Add member (an object with `async group_event(event)`) to group `name`; returns once
+        this process receives the group's events. Raises if the layer cannot be joined."""
+        group = self.groups.get(name)
+        if group is None:
+            group = self.groups[name] = _Group(self, name)
+            self._maintain()
+        group.members[member] = None
+        try:
+            # shield: a member that gives up (its socket closed) must not cancel the others' join.
+            await asyncio.shield(group.joined)
+        except BaseException:
+            self.leave(name, member)
+            if self.groups.get(name) is group and group.joined.done() and group.joined.exception():
+                del self.groups[name]  # the next member tries again
+            raise
+
+    def leave(self, name, member):
+        """Remove member from group `name` at once; the process leaves the layer's group in the
+        background when this was its last member here."""
+        group = self.groups.get(name)
+        if group is None:
+            return
+        group.members.pop(member, None)
+        if group.members:
+            return
+        del self.groups[name]
+        if group.joined.done() and group.joined.exception() is not None:
+            return
+        task = asyncio.get_running_loop().create_task(group.stop())
+        self._stopping.add(task)
+        task.add_done_callback(self._stopping.discard)
+
+    def members(self, name):
+        group = self.groups.get(name)
+        return list(group.members) if group else []
+
+    def summary(self):
+        """{group: local members} for the ops feed and tests."""
+        return {name: len(group.members) for name, group in self.groups.items()}
+
+    async def drain(self):
+        """Wait for the background leaves (tests, shutdown)."""
+        while self._stopping:
+            await asyncio.gather(*list(self._stopping), return_exceptions=True)

@@ -1,0 +1,221 @@
+"""realtime.groups: one layer membership per group and process, events handed to local members."""
+
+import asyncio
+
+import pytest
+from channels.layers import get_channel_layer
+
+from realtime import groups as groups_module
+from realtime.groups import local_groups
+from realtime.testing import established
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+class Member:
+    def __init__(self, fail=False):
+        self.events = []
+        self.fail = fail
+
+    async def group_event(self, event):
+        if self.fail:
+            raise RuntimeError("handler broke")
+        self.events.append(event)
+
+
+async def eventually(condition, timeout=2.0):
+    deadline = asyncio.get_running_loop().time() + timeout
+    while not condition():
+        assert asyncio.get_running_loop().time() < deadline, "timed out"
+        await asyncio.sleep(0.01)
+
+
+async def test_members_of_one_group_share_one_layer_membership():
+    layer = get_channel_layer()
+    groups = local_groups(layer)
+    members = [Member() for _ in range(50)]
+    for member in members:
+        await groups.join("g-share", member)
+    assert len(layer.groups["g-share"]) == 1
+    await layer.group_send("g-share", {"type": "test.event", "n": 1})
+    await eventually(lambda: all(member.events for member in members))
+    assert all(member.events == [{"type": "test.event", "n": 1}] for member in members)
+    for member in members:
+        groups.leave("g-share", member)
+    await groups.drain()
+    assert not layer.groups.get("g-share") and groups.summary() == {}
+
+
+async def test_a_failing_member_does_not_starve_the_others(caplog):
+    layer = get_channel_layer()
+    groups = local_groups(layer)
+    broken, fine = Member(fail=True), Member()
+    await groups.join("g-fail", broken)
+    await groups.join("g-fail", fine)
+    await layer.group_send("g-fail", {"type": "test.event"})
+    await eventually(lambda: fine.events)
+    assert "group g-fail: handler for 'test.event' failed" in caplog.text
+    groups.leave("g-fail", broken)
+    groups.leave("g-fail", fine)
+    await groups.drain()
+
+
+async def test_a_member_that_left_gets_nothing_more():
+    layer = get_channel_layer()
+    groups = local_groups(layer)
+    staying, leaving = Member(), Member()
+    await groups.join("g-leave", staying)
+    await groups.join("g-leave", leaving)
+    groups.leave("g-leave", leaving)
+    await layer.group_send("g-leave", {"type": "test.event"})
+    await eventually(lambda: staying.events)
+    assert leaving.events == []
+    groups.leave("g-leave", staying)
+    await groups.drain()
+
+
+async def test_the_last_member_leaving_ends_the_receive_loop_without_cancelling_it(monkeypatch):
+    layer = get_channel_layer()
+    groups = local_groups(layer)
+    member = Member()
+    await groups.join("g-stop", member)
+    group = groups.groups["g-stop"]
+    receiving = group.receiving
+    cancelled = []
+    monkeypatch.setattr(receiving, "cancel", lambda *args: cancelled.append(1))
+    groups.leave("g-stop", member)
+    await groups.drain()
+    await asyncio.wait_for(receiving, timeout=2)
+    assert cancelled == [] and not layer.groups.get("g-stop")
+
+
+async def test_a_join_that_fails_is_retried_by_the_next_member(monkeypatch):
+    layer = get_channel_layer()
+    groups = local_groups(layer)
+    original = layer.group_add
+    calls = []
+
+    async def flaky_add(group, channel):
+        calls.append(group)
+        if len(calls) == 1:
+            raise ConnectionError("Error connecting to redis")
+        return await original(group, channel)
+
+    monkeypatch.setattr(layer, "group_add", flaky_add)
+    first, second = Member(), Member()
+    with pytest.raises(ConnectionError):
+        await groups.join("g-retry", first)
+    assert groups.summary() == {}
+    await groups.join("g-retry", second)
+    await layer.group_send("g-retry", {"type": "test.event"})
+    await eventually(lambda: second.events)
+    groups.leave("g-retry", second)
+    await groups.drain()
+
+
+async def test_receiving_again_after_a_layer_failure_joins_every_group_again(monkeypatch, caplog):
+    """A Redis restart without persistence forgets every group: once the layer answers again,
+    the process joins each of its groups again, or its sockets would stay deaf."""
+    monkeypatch.setattr(groups_module, "RETRY_SECONDS", 0.01)
+    layer = get_channel_layer()
+    groups = local_groups(layer)
+    a, b = Member(), Member()
+    await groups.join("g-restart-a", a)
+    await groups.join("g-restart-b", b)
+    original_receive = layer.receive
+    failures = []
+
+    async def flaky_receive(channel):
+        if not failures:
+            failures.append(channel)
+            raise ConnectionError("Connection reset by peer")
+        return await original_receive(channel)
+
+    monkeypatch.setattr(layer, "receive", flaky_receive)
+    # The receive loops wait in the original receive: one wakes up, its next receive fails
+    # (the restart), and the layer has forgotten every group meanwhile.
+    await layer.send(groups.groups["g-restart-a"].channel, {"type": "test.wake"})
+    await eventually(lambda: failures)
+    layer.groups.clear()
+    await eventually(lambda: "g-restart-a" in layer.groups and "g-restart-b" in layer.groups)
+    await layer.group_send("g-restart-b", {"type": "test.event"})
+    await eventually(lambda: {"type": "test.event"} in b.events)
+    assert "receiving from the channel layer failed" in caplog.text
+    groups.leave("g-restart-a", a)
+    groups.leave("g-restart-b", b)
+    await groups.drain()
+
+
+async def test_twenty_sockets_of_one_group_make_one_layer_join(ws, carol, token_for, monkeypatch):
+    """Connects and disconnects of sockets in a group the process already serves touch no layer."""
+    from asgiref.sync import sync_to_async
+
+    layer = get_channel_layer()
+    calls = []
+    for name in ("group_add", "group_discard"):
+        original = getattr(layer, name)
+
+        async def spy(group, channel, _name=name, _original=original):
+            calls.append((_name, group))
+            return await _original(group, channel)
+
+        monkeypatch.setattr(layer, name, spy)
+    token = await sync_to_async(token_for)(carol)
+    sockets = []
+    for _ in range(20):
+        _, communicator = await ws("/ws/feed/?team=many", subprotocols=["bearer", token])
+        await established(communicator)
+        sockets.append(communicator)
+    assert calls == [("group_add", "feed.team.many")]
+    await layer.group_send("feed.team.many", {"type": "feed.event", "scope": "team:many", "message": "hi", "by": "x"})
+    for communicator in sockets:
+        assert (await communicator.receive_json_from())["message"] == "hi"
+    for communicator in sockets:
+        await communicator.disconnect()
+    await local_groups(layer).drain()
+    assert calls == [("group_add", "feed.team.many"), ("group_discard", "feed.team.many")]
+
+
+async def test_group_events_wait_for_connection_established():
+    """An event that reaches a socket's group while connect() is still sending
+    connection_established is delivered after it, never before."""
+    from realtime.consumers import JsonProtocolConsumer
+
+    sent = []
+
+    class Probe(JsonProtocolConsumer):
+        requires_auth = False
+
+        async def get_groups(self):
+            await get_channel_layer().group_send("g-early", {"type": "probe.event"})
+            await asyncio.sleep(0.05)  # the event reaches this process meanwhile
+            return []
+
+        async def probe_event(self, event):
+            await self.send_json({"type": "probe"})
+
+    consumer = Probe()
+    consumer.scope = {"type": "websocket", "path": "/probe/"}
+    consumer.channel_layer = get_channel_layer()
+
+    async def base_send(message):
+        sent.append(message)
+
+    consumer.base_send = base_send
+    member = Member()
+    await local_groups(consumer.channel_layer).join("g-early", member)  # someone else in the group
+
+    original_get_groups = consumer.get_groups
+
+    async def groups_then_join():
+        await local_groups(consumer.channel_layer).join("g-early", consumer)
+        consumer.groups_joined.append("g-early")
+        return await original_get_groups()
+
+    consumer.get_groups = groups_then_join
+    await consumer.connect()
+    texts = [message.get("text", "") for message in sent if message["type"] == "websocket.send"]
+    assert '"connection_established"' in texts[0] and '"probe"' in texts[1], texts
+    await consumer.disconnect(1000)
+    local_groups(consumer.channel_layer).leave("g-early", member)
+    await local_groups(consumer.channel_layer).drain()
