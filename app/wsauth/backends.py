@@ -9,11 +9,14 @@ The chain is `settings.WS_AUTH_BACKENDS`. Errors never include the credential it
 """
 
 from dataclasses import dataclass
+from importlib import import_module
+from types import SimpleNamespace
 from urllib.parse import parse_qs
 
-from channels.auth import get_user
 from channels.db import database_sync_to_async
 from django.conf import settings
+from django.contrib.auth import get_user
+from django.http.cookie import parse_cookie
 
 from tokens import store
 from tokens.headers import MalformedAuthorization, credential_from_authorization
@@ -94,13 +97,24 @@ class AuthorizationHeaderBackend:
         return await _verify(token, "header")
 
 
+def _session_user(session_key):
+    """The user of a Django session, as Django's own get_user() checks it (the session's
+    auth hash included), or an AnonymousUser."""
+    store = import_module(settings.SESSION_ENGINE).SessionStore(session_key)
+    return get_user(SimpleNamespace(session=store))
+
+
 class SessionBackend:
-    """Django's session cookie (same-site pages, the admin). Needs SessionMiddleware in the stack."""
+    """Django's session cookie (same-site pages, the admin). Reads the session once, at the
+    handshake: no session middleware wraps the socket's every send (channels' SessionMiddleware
+    did, and kept a copy of the scope and a wrapper per socket for a session nobody writes)."""
 
     async def authenticate(self, scope):
-        if "session" not in scope or not scope["session"].session_key:
+        cookies = _header(scope, b"cookie")
+        session_key = parse_cookie(cookies.decode("latin1")).get(settings.SESSION_COOKIE_NAME) if cookies else None
+        if not session_key:
             return None
-        user = await get_user(scope)
+        user = await database_sync_to_async(_session_user)(session_key)
         if not user.is_authenticated:
             return None
         return AuthResult(user=user, method="session")

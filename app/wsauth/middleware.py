@@ -5,7 +5,6 @@ client gets a close code it can act on instead of a bare HTTP 403.
 Scope keys set: user, auth_method, auth_error, auth_subprotocol.
 """
 
-from channels.sessions import SessionMiddlewareStack
 from django.conf import settings
 from django.contrib.auth.models import AnonymousUser
 
@@ -39,5 +38,5 @@ class WebSocketAuthMiddleware:
 
 
 def WebSocketAuthMiddlewareStack(inner):
-    """Cookies + sessions (for the session backend), then the backend chain."""
-    return SessionMiddlewareStack(WebSocketAuthMiddleware(inner))
+    """The backend chain (the session backend reads the session cookie itself)."""
+    return WebSocketAuthMiddleware(inner)

@@ -1,3 +1,4 @@
+import asyncio
 import time
 
 import pytest
@@ -95,3 +96,24 @@ def test_a_credential_the_cache_did_not_store_is_never_handed_out(alice, monkeyp
         store.issue_token(alice)
     with pytest.raises(store.CredentialNotStored, match="did not save a new ticket"):
         store.issue_ticket(alice)
+
+
+@pytest.mark.django_db(transaction=True)
+async def test_one_token_cache_serves_every_socket_context():
+    """caches[alias] is per async context: each WebSocket handshake made its own DatabaseCache,
+    kept for the socket's life. The token store shares one per process."""
+    import contextvars
+
+    from asgiref.sync import sync_to_async
+
+    from tokens import store
+
+    seen = []  # the caches themselves: ids of collected objects are reused
+
+    def lookup():
+        seen.append(store._cache())
+        return store.user_for_token("no-such-token")
+
+    for _ in range(3):
+        await asyncio.get_running_loop().create_task(sync_to_async(lookup)(), context=contextvars.Context())
+    assert len({id(cache) for cache in seen}) == 1

@@ -1,0 +1,95 @@
+"""realtime.server's changes to daphne, each against the behaviour it must keep."""
+
+import asyncio
+
+import pytest
+from twisted.internet import abstract
+
+from realtime import server
+
+
+class FakeDescriptor(abstract.FileDescriptor):
+    """A FileDescriptor whose kernel takes `accept` bytes per send (None: everything)."""
+
+    def __init__(self, accept=None):
+        super().__init__(reactor=None)
+        self.connected = True
+        self.accept = accept
+        self.sent = []
+        self.writing = 0
+
+    def writeSomeData(self, data):
+        taken = len(data) if self.accept is None else min(self.accept, len(data))
+        self.sent.append(bytes(data[:taken]))
+        return taken
+
+    def startWriting(self):
+        self.writing += 1
+
+
+def test_a_frame_goes_out_at_once_when_nothing_is_queued():
+    fd = FakeDescriptor()
+    server.write_at_once(fd, b"frame")
+    assert fd.sent == [b"frame"] and fd.writing == 0 and not fd._tempDataBuffer
+
+
+def test_what_the_kernel_does_not_take_is_queued_as_twisted_does():
+    fd = FakeDescriptor(accept=2)
+    server.write_at_once(fd, b"frame")
+    assert fd.sent == [b"fr"] and fd._tempDataBuffer == [b"ame"] and fd.writing == 1
+
+
+def test_a_full_socket_queues_everything():
+    fd = FakeDescriptor(accept=0)
+    server.write_at_once(fd, b"frame")
+    assert fd._tempDataBuffer == [b"frame"] and fd.writing == 1
+
+
+def test_data_queued_before_keeps_its_place():
+    fd = FakeDescriptor(accept=0)
+    server.write_at_once(fd, b"first")
+    fd.accept = None
+    server.write_at_once(fd, b"second")
+    assert fd.sent == [b""] and fd._tempDataBuffer == [b"first", b"second"]
+
+
+def test_a_closing_or_closed_connection_is_left_to_twisted():
+    for attribute in ("disconnecting", "_writeDisconnected"):
+        fd = FakeDescriptor()
+        setattr(fd, attribute, True)
+        server.write_at_once(fd, b"late")
+        assert fd.sent == []
+    with pytest.raises(TypeError):
+        server.write_at_once(FakeDescriptor(), "text, not bytes")
+
+
+async def test_the_inbox_hands_over_messages_in_order_and_waits_when_empty():
+    inbox = server._Inbox()
+    inbox.put_nowait(1)
+    inbox.put_nowait(2)
+    assert [await inbox.get(), await inbox.get()] == [1, 2]
+    waiting = asyncio.ensure_future(inbox.get())
+    await asyncio.sleep(0)
+    assert not waiting.done()
+    inbox.put_nowait(3)
+    assert await asyncio.wait_for(waiting, 1) == 3
+
+
+async def test_a_cancelled_get_leaves_the_inbox_usable():
+    inbox = server._Inbox()
+    waiting = asyncio.ensure_future(inbox.get())
+    await asyncio.sleep(0)
+    waiting.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await waiting
+    inbox.put_nowait("after")
+    assert await asyncio.wait_for(inbox.get(), 1) == "after"
+
+
+def test_daphne_builds_the_lean_protocol():
+    class Factory:
+        protocol = None
+
+    graceful = server.GracefulServer.__new__(server.GracefulServer)
+    graceful.ws_factory = Factory()
+    assert graceful.ws_factory.protocol is server.LeanWebSocketProtocol
