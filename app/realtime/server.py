@@ -11,6 +11,7 @@ as daphne's own shutdown does. Every daphne option works as usual.
 import asyncio
 import logging
 import time
+from collections import OrderedDict
 from functools import partial
 
 from daphne.cli import CommandLineInterface
@@ -76,9 +77,33 @@ class _Path:
         self.path = path
 
 
+class _PreparedFrames(OrderedDict):
+    """The last few texts sent, framed (autobahn's prepared messages): a group event goes out as
+    one text to every local member (realtime.groups), framed once instead of once per socket."""
+
+    size = 16
+
+    def frame(self, factory, text):
+        prepared = self.get(text)
+        if prepared is None:
+            prepared = self[text] = factory.prepareMessage(text.encode("utf8"))
+            if len(self) > self.size:
+                self.popitem(last=False)
+        return prepared
+
+
+_prepared_frames = _PreparedFrames()
+
+
 class LeanWebSocketProtocol(WebSocketProtocol):
     """daphne's WebSocket protocol without what it keeps of the handshake once the socket is
-    open: the headers stay in the scope, and about 5 KiB per socket go (bench/RESULTS.md)."""
+    open (the headers stay in the scope: about 5 KiB per socket less, bench/RESULTS.md), and
+    with a text sent to many sockets framed once."""
+
+    def serverSend(self, content, binary=False):
+        if binary or self.state != self.STATE_OPEN:
+            return super().serverSend(content, binary)
+        self.sendPreparedMessage(_prepared_frames.frame(self.factory, content))
 
     def onOpen(self):
         super().onOpen()

@@ -93,3 +93,41 @@ def test_daphne_builds_the_lean_protocol():
     graceful = server.GracefulServer.__new__(server.GracefulServer)
     graceful.ws_factory = Factory()
     assert graceful.ws_factory.protocol is server.LeanWebSocketProtocol
+
+
+class PreparingFactory:
+    def __init__(self):
+        self.prepared = []
+
+    def prepareMessage(self, payload):
+        self.prepared.append(payload)
+        return ("frame", payload)
+
+
+def test_a_text_sent_to_many_sockets_is_framed_once():
+    frames, factory = server._PreparedFrames(), PreparingFactory()
+    text = '{"type": "feed"}'
+    assert frames.frame(factory, text) is frames.frame(factory, text)
+    assert factory.prepared == [text.encode()]
+
+
+def test_the_frame_cache_keeps_only_the_last_few():
+    frames, factory = server._PreparedFrames(), PreparingFactory()
+    for n in range(frames.size + 5):
+        frames.frame(factory, f"text {n}")
+    assert len(frames) == frames.size and "text 0" not in frames and f"text {frames.size + 4}" in frames
+
+
+def test_binary_and_not_open_sockets_take_daphnes_own_path(monkeypatch):
+    sent = []
+    monkeypatch.setattr(server.WebSocketProtocol, "serverSend", lambda self, content, binary=False: sent.append(
+        ("daphne", content, binary)))
+    protocol = server.LeanWebSocketProtocol.__new__(server.LeanWebSocketProtocol)
+    protocol.factory = PreparingFactory()
+    protocol.sendPreparedMessage = lambda prepared: sent.append(("prepared", prepared))
+    protocol.state = protocol.STATE_OPEN
+    protocol.serverSend(b"\x00", binary=True)
+    protocol.serverSend("open")
+    protocol.state = protocol.STATE_CLOSING
+    protocol.serverSend("closing")
+    assert sent == [("daphne", b"\x00", True), ("prepared", ("frame", b"open")), ("daphne", "closing", False)]
