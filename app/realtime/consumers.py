@@ -14,6 +14,7 @@ from django.conf import settings
 from . import protocol, stats
 from .groups import local_groups
 from .ratelimit import TokenBucket
+from .revocation import revocations
 
 logger = logging.getLogger("realtime")
 
@@ -80,12 +81,16 @@ class JsonProtocolConsumer(AsyncWebsocketConsumer):
 
     async def connect(self):
         self.groups_joined = []
+        self.watched = False
         self.counted = False
+        self.closing = False
         self.ready = False  # group events wait until connection_established has been sent
         self.held_events = []
         # Tells this socket's own group events apart (e.g. not echoing its typing indicator).
         self.socket_id = secrets.token_hex(8)
         self.user = self.scope.get("user")
+        # What a revocation names this socket's credential by (never the credential itself).
+        self.credential = self.scope.get("auth_credential")
         self.bucket = TokenBucket(settings.WS_RATE_LIMIT_PER_SECOND, settings.WS_RATE_LIMIT_BURST)
         code = await self.check_access()
         # Accept first even when refusing: a close code only reaches the client after accept
@@ -98,6 +103,9 @@ class JsonProtocolConsumer(AsyncWebsocketConsumer):
             for group in await self.get_groups():
                 self.groups_joined.append(group)
                 await local_groups(self.channel_layer).join(group, self)
+            if self.user and self.user.is_authenticated:
+                self.watched = True
+                await revocations(self.channel_layer).watch(self)
         except Exception as error:  # noqa: BLE001 - a socket outside its groups would stay deaf: close it
             logger.warning("websocket closed: path=%s code=4013 reason=could not join its groups (%s)",
                            self.scope.get("path"), error or type(error).__name__)
@@ -124,6 +132,8 @@ class JsonProtocolConsumer(AsyncWebsocketConsumer):
 
     async def group_event(self, event):
         """Called by realtime.groups for each event sent to one of this socket's groups."""
+        if self.closing:
+            return
         if not self.ready:
             self.held_events.append(event)
             return
@@ -183,7 +193,24 @@ class JsonProtocolConsumer(AsyncWebsocketConsumer):
         for group in getattr(self, "groups_joined", ()):
             groups.leave(group, self)
         self.groups_joined = []
+        if getattr(self, "watched", False):
+            revocations(self.channel_layer).unwatch(self)
+            self.watched = False
         self.ready = False
+
+    async def credential_revoked(self, event):
+        """Called by realtime.revocation when this socket's credential (or every credential of
+        its user) was revoked: logout, "log out everywhere", user deactivated or deleted."""
+        logger.info("websocket closed: path=%s code=4001 reason=credential revoked user=%s",
+                    self.scope.get("path"), getattr(self.user, "pk", None))
+        await self.send_error(protocol.CREDENTIAL_REVOKED, "Your session ended (logged out): log in again.")
+        await self.close(code=protocol.UNAUTHENTICATED)
+
+    async def close(self, code=None, reason=None):
+        # Once closing, nothing more is sent or handled: a flood behind a policy close, or a
+        # group event, would otherwise try to send on a socket autobahn has closed.
+        self.closing = True
+        await super().close(code=code, reason=reason)
 
     def user_payload(self):
         if not (self.user and self.user.is_authenticated):
@@ -192,6 +219,8 @@ class JsonProtocolConsumer(AsyncWebsocketConsumer):
 
     # --- receiving ----------------------------------------------------------------------
     async def receive(self, text_data=None, bytes_data=None):
+        if self.closing:
+            return
         if not self.bucket.allow():
             await self.policy_close(protocol.RATE_LIMITED, "Too many messages: slow down and reconnect.")
             return
@@ -208,6 +237,9 @@ class JsonProtocolConsumer(AsyncWebsocketConsumer):
             content = json.loads(text_data)
         except ValueError:
             await self.send_error(protocol.INVALID_JSON, "Message is not valid JSON.")
+            return
+        except RecursionError:  # deep nesting well under the size limit ("[[[[..."): not ValueError
+            await self.send_error(protocol.INVALID_JSON, "Message is nested too deeply.")
             return
         if not isinstance(content, dict):
             await self.send_error(protocol.INVALID_MESSAGE, 'Send a JSON object such as {"type": "ping"}.')

@@ -6,6 +6,7 @@ from . import views
 urlpatterns = [
     path("auth/login/", views.LoginView.as_view(), name="auth-login"),
     path("auth/logout/", views.LogoutView.as_view(), name="auth-logout"),
+    path("auth/logout-everywhere/", views.LogoutEverywhereView.as_view(), name="auth-logout-everywhere"),
     path("auth/me/", views.MeView.as_view(), name="auth-me"),
     path("ws/ticket/", views.WebSocketTicketView.as_view(), name="ws-ticket"),
 ]

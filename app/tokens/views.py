@@ -51,11 +51,21 @@ class LoginView(APIView):
 
 
 class LogoutView(APIView):
-    """Revoke the token this request was authenticated with."""
+    """Revoke the token this request was authenticated with; sockets opened with it (or with a
+    ticket asked for with it) are closed with 4001 on every server."""
 
     def post(self, request):
         if isinstance(request.auth, str):
             store.revoke_token(request.auth)
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class LogoutEverywhereView(APIView):
+    """Revoke every token and ticket of this user, on every device; every socket of the user is
+    closed with 4001."""
+
+    def post(self, request):
+        store.revoke_all_tokens(request.user)
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
@@ -75,5 +85,6 @@ class WebSocketTicketView(APIView):
     throttle_scope = "ws_ticket"
 
     def post(self, request):
-        ticket = _issue(store.issue_ticket, request.user)
+        token = request.auth if isinstance(request.auth, str) else None
+        ticket = _issue(lambda user: store.issue_ticket(user, token=token), request.user)
         return Response({"ticket": ticket.value, "expires_in": ticket.expires_in}, status=status.HTTP_201_CREATED)

@@ -20,11 +20,13 @@ from django.http.cookie import parse_cookie
 
 from tokens import store
 from tokens.headers import MalformedAuthorization, credential_from_authorization
+from tokens.signals import session_credential_id
 from tokens.verifiers import verify_token
 
 # The marker a client offers beside its token: new WebSocket(url, ["bearer", token]).
 # The server must answer with it (never the token) or browsers fail the handshake.
 BEARER_SUBPROTOCOL = "bearer"
+TICKET_SUBPROTOCOL = "ticket"
 
 
 @dataclass(frozen=True)
@@ -33,6 +35,9 @@ class AuthResult:
     method: str = ""
     error: str = ""
     subprotocol: str | None = None
+    # What revoking closes this socket by (tokens.signals.credentials_revoked): a token's
+    # store.credential_id(), "session:...", or None (e.g. a JWT: only "log out everywhere").
+    credential: str | None = None
 
 
 def _query_param(scope, name):
@@ -52,20 +57,41 @@ async def _verify(raw, method, **extra):
     user, verifier = await database_sync_to_async(verify_token)(raw)
     if user is None:
         return AuthResult(method=method, error=f"invalid, expired or revoked token ({method})")
-    return AuthResult(user=user, method=f"{method}:{verifier}", **extra)
+    credential = store.credential_id(raw) if verifier == "token" else None
+    return AuthResult(user=user, method=f"{method}:{verifier}", credential=credential, **extra)
+
+
+async def _redeem(ticket, method, **extra):
+    user, token = await database_sync_to_async(store.redeem_ticket_credential)(ticket)
+    if user is None:
+        return AuthResult(method=method, error="invalid, expired or already used ticket")
+    return AuthResult(user=user, method=method, credential=token, **extra)
+
+
+class SubprotocolTicketBackend:
+    """`Sec-WebSocket-Protocol: ticket, <ticket>` (new WebSocket(url, ["ticket", t])): a ticket
+    outside the URL, so no log line (nginx writes the request line into its error log when an
+    upstream fails) can hold it. What the demo's client sends."""
+
+    async def authenticate(self, scope):
+        offered = scope.get("subprotocols") or []
+        if TICKET_SUBPROTOCOL not in offered:
+            return None
+        rest = [p for p in offered if p != TICKET_SUBPROTOCOL]
+        if not rest:
+            return AuthResult(method="ticket", error="'ticket' subprotocol offered without a ticket")
+        return await _redeem(rest[0], "ticket", subprotocol=TICKET_SUBPROTOCOL)
 
 
 class TicketBackend:
-    """`?ticket=` from POST /api/ws/ticket/: single use, ~30 s. Best for browsers."""
+    """`?ticket=` from POST /api/ws/ticket/: single use, ~30 s, for clients that cannot set a
+    subprotocol."""
 
     async def authenticate(self, scope):
         ticket = _query_param(scope, "ticket")
         if ticket is None:
             return None
-        user = await database_sync_to_async(store.redeem_ticket)(ticket)
-        if user is None:
-            return AuthResult(method="ticket", error="invalid, expired or already used ticket")
-        return AuthResult(user=user, method="ticket")
+        return await _redeem(ticket, "ticket")
 
 
 class SubprotocolTokenBackend:
@@ -117,7 +143,7 @@ class SessionBackend:
         user = await database_sync_to_async(_session_user)(session_key)
         if not user.is_authenticated:
             return None
-        return AuthResult(user=user, method="session")
+        return AuthResult(user=user, method="session", credential=session_credential_id(session_key))
 
 
 class QueryTokenBackend:

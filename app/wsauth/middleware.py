@@ -2,7 +2,8 @@
 
 It never closes the connection itself: consumers decide (4001 if they need a user), so the
 client gets a close code it can act on instead of a bare HTTP 403.
-Scope keys set: user, auth_method, auth_error, auth_subprotocol.
+Scope keys set: user, auth_method, auth_error, auth_subprotocol, auth_credential (what a
+revocation names, never the credential itself).
 """
 
 from django.conf import settings
@@ -34,6 +35,7 @@ class WebSocketAuthMiddleware:
         scope["auth_method"] = result.method if result and result.user else ""
         scope["auth_error"] = result.error if result else ""
         scope["auth_subprotocol"] = result.subprotocol if result else None
+        scope["auth_credential"] = result.credential if result and result.user else None
         return await self.inner(scope, receive, send)
 
 

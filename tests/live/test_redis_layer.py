@@ -110,3 +110,25 @@ async def test_idle_consumer_outlives_the_layers_blocking_receive(start_daphne, 
         await ws.send(json.dumps({"type": "ping"}))
         assert (await receive(ws, "pong"))["type"] == "pong"
     assert "TimeoutError" not in server.read_log()
+
+
+async def test_logout_closes_that_tokens_sockets_on_every_process_within_a_second_or_two(pair):
+    """Revocation reaches open sockets (realtime.revocation): the token's sockets on both
+    daphne processes close with 4001, a socket of another token of the same user stays."""
+    a, b = pair
+    token, other = login(a, "alice"), login(b, "alice")
+    async with ws_connect(a, "/ws/notifications/", token=token) as on_a, ws_connect(
+        b, "/ws/notifications/", token=token
+    ) as on_b, ws_connect(b, "/ws/notifications/", token=other) as untouched:
+        for ws in (on_a, on_b, untouched):
+            await receive(ws, "connection_established")
+        started = asyncio.get_running_loop().time()
+        status, _ = http("POST", a.base_url + "/api/auth/logout/", token=token)
+        assert status == 204
+        for ws in (on_a, on_b):
+            assert (await receive(ws, "error", timeout=5))["code"] == "credential_revoked"
+            await ws.wait_closed()
+            assert ws.close_code == 4001
+        assert asyncio.get_running_loop().time() - started < 2
+        await untouched.send(json.dumps({"type": "ping"}))
+        assert (await receive(untouched, "pong"))["type"] == "pong"

@@ -1,3 +1,4 @@
+import asyncio
 import json
 
 import pytest
@@ -170,7 +171,7 @@ async def test_disconnect_leaves_its_groups_when_its_farewell_fails(ws, alice_to
     hello = await established(communicator)
     (group,) = hello["groups"]
     layer = get_channel_layer()
-    assert local_groups(layer).summary() == {group: 1}
+    assert local_groups(layer).summary() == {group: 1, "auth.revocations": 1}
     assert len(layer.groups.get(group, {})) == 1
     await communicator.disconnect()
     await local_groups(layer).drain()
@@ -247,3 +248,32 @@ def test_token_bucket_refills_over_time():
     assert [bucket.allow() for _ in range(3)] == [True, True, False]
     now[0] = 0.5
     assert bucket.allow() and not bucket.allow()
+
+
+async def test_deeply_nested_json_under_the_size_limit_is_an_error_not_a_crash(ws, caplog):
+    communicator, _ = await echo(ws)
+    await communicator.send_to(text_data="[" * 30000)
+    error = await communicator.receive_json_from()
+    assert error["type"] == "error" and error["code"] == "invalid_json" and "nested" in error["message"]
+    await communicator.send_json_to({"type": "ping"})
+    assert (await communicator.receive_json_from())["type"] == "pong"
+    assert "Traceback" not in caplog.text and "RecursionError" not in caplog.text
+
+
+async def test_a_flood_behind_the_rate_limit_close_is_dropped_quietly(ws, settings, caplog):
+    settings.WS_RATE_LIMIT_PER_SECOND = 1
+    settings.WS_RATE_LIMIT_BURST = 2
+    communicator, _ = await echo(ws)
+    for _ in range(20):
+        await communicator.send_json_to({"type": "echo", "data": 1})
+    frames = []
+    while True:
+        message = await communicator.receive_output(2)
+        if message["type"] == "websocket.close":
+            break
+        frames.append(message["text"])
+    assert len(frames) == 3 and '"rate_limited"' in frames[-1]  # two echoes, the error, then only the close
+    assert message["code"] == 4008
+    await asyncio.sleep(0.1)
+    assert communicator.output_queue.empty()
+    assert "Traceback" not in caplog.text
