@@ -1,12 +1,17 @@
 from rest_framework import serializers, status
-from rest_framework.exceptions import PermissionDenied
+from rest_framework.exceptions import APIException, PermissionDenied
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from accounts.models import profile_for
-from realtime.broadcast import broadcast
+from realtime.broadcast import BroadcastUnavailable, broadcast
 
 from . import scopes
+
+
+class RealtimeUnavailable(APIException):
+    status_code = status.HTTP_503_SERVICE_UNAVAILABLE
+    default_code = "realtime_unavailable"
 
 
 class Announcement(serializers.Serializer):
@@ -29,13 +34,16 @@ class AnnounceView(APIView):
         if value != own and not scopes.can_override(request.user):
             raise PermissionDenied(f"You can only announce to your own {scope}.")
         group = scopes.group_name(scope, value)
-        broadcast(
-            group,
-            {
-                "type": "feed.event",
-                "scope": f"{scope}:{value}",
-                "message": data.validated_data["message"],
-                "by": request.user.get_username(),
-            },
-        )
+        try:
+            broadcast(
+                group,
+                {
+                    "type": "feed.event",
+                    "scope": f"{scope}:{value}",
+                    "message": data.validated_data["message"],
+                    "by": request.user.get_username(),
+                },
+            )
+        except BroadcastUnavailable as error:
+            raise RealtimeUnavailable(f"Not announced: {error} Try again shortly.") from None
         return Response({"group": group}, status=status.HTTP_202_ACCEPTED)

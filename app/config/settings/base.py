@@ -145,6 +145,9 @@ REDIS_POOL_TIMEOUT = env.float("REDIS_POOL_TIMEOUT", default=30.0)
 # timeout must clearly exceed the blocking wait; it still bounds how long a hung Redis stalls.
 REDIS_SOCKET_TIMEOUT = env.float("REDIS_SOCKET_TIMEOUT", default=15.0)
 CHANNEL_LAYER_CAPACITY = env.int("CHANNEL_LAYER_CAPACITY", default=200)
+# How long an HTTP request (an announcement, a logout) waits for the layer to take a broadcast
+# before answering 503: a paused Redis otherwise held it for REDIS_SOCKET_TIMEOUT and then 500.
+CHANNEL_LAYER_SEND_TIMEOUT = env.float("CHANNEL_LAYER_SEND_TIMEOUT", default=2.0)
 # Must outlive daphne's --websocket_timeout (86400 s) or long-lived sockets fall out of
 # their groups silently.
 CHANNEL_LAYER_GROUP_EXPIRY = env.int("CHANNEL_LAYER_GROUP_EXPIRY", default=86400)
@@ -185,6 +188,7 @@ WS_TICKET_TTL_SECONDS = env.int("WS_TICKET_TTL_SECONDS", default=30)
 WS_AUTH_BACKENDS = env.list(
     "WS_AUTH_BACKENDS",
     default=[
+        "wsauth.backends.SubprotocolTicketBackend",
         "wsauth.backends.TicketBackend",
         "wsauth.backends.SubprotocolTokenBackend",
         "wsauth.backends.AuthorizationHeaderBackend",

@@ -56,3 +56,29 @@ async def test_announcement_reaches_the_team_only(ws, alice_token, bob, carol, t
     assert await carol_ws.receive_nothing(timeout=0.3)
     forbidden = await sync_to_async(announce)(bob_token, {"scope": "team", "value": "blue", "message": "x"})
     assert forbidden.status_code == 403
+
+
+async def test_an_announcement_the_layer_cannot_take_is_a_503_within_the_send_timeout(ws, alice_token, settings,
+                                                                                       monkeypatch):
+    """A paused Redis held the request for the Redis socket timeout, then answered 500."""
+    import asyncio
+    import time
+
+    from channels.layers import get_channel_layer
+
+    settings.CHANNEL_LAYER_SEND_TIMEOUT = 0.3
+
+    async def paused(group, event):
+        await asyncio.sleep(30)
+
+    monkeypatch.setattr(get_channel_layer(), "group_send", paused)
+
+    def announce():
+        client = APIClient()
+        client.credentials(HTTP_AUTHORIZATION=f"Token {alice_token}")
+        return client.post("/api/feed/announce/", {"scope": "team", "message": "x"}, format="json")
+
+    started = time.monotonic()
+    response = await sync_to_async(announce)()
+    assert response.status_code == 503 and time.monotonic() - started < 2
+    assert "did not answer within 0.3 s" in response.json()["detail"]

@@ -103,3 +103,24 @@ def test_system_check_refuses_a_redis_timeout_shorter_than_the_blocking_receive(
     assert "realtime.E002" in [m.id for m in run_checks()]
     del settings.CHANNEL_LAYERS["default"]["CONFIG"]["hosts"][0]["socket_timeout"]  # redis-py's default: 5 s
     assert "realtime.E002" in [m.id for m in run_checks()]
+
+
+async def test_a_paused_channel_layer_fails_the_probe_within_its_timeout(monkeypatch):
+    """A paused Redis held the probe's send for the Redis socket timeout (15 s)."""
+    import asyncio
+    import time
+
+    from channels.layers import get_channel_layer
+
+    from health import checks
+
+    monkeypatch.setattr(checks, "PROBE_TIMEOUT", 0.3)
+
+    async def paused(channel, message):
+        await asyncio.sleep(30)
+
+    monkeypatch.setattr(get_channel_layer(), "send", paused)
+    started = time.monotonic()
+    check = await checks.check_channel_layer()
+    assert check.status == "fail" and "within 0.3 s" in check.recommendation
+    assert time.monotonic() - started < 2
