@@ -258,7 +258,10 @@ class JsonProtocolConsumer(AsyncWebsocketConsumer):
             await self.send_error(protocol.INTERNAL_ERROR, "The server failed to handle this message.")
 
     async def handle_ping(self, content):
-        await self.send_json({"type": "pong", "ts": content.get("ts")})
+        # Clients written for other setups say `timestamp` where ours say `ts`, and some read
+        # "message": "pong": one pong carries every spelling (README: compatibility aliases).
+        stamp = content.get("ts", content.get("timestamp"))
+        await self.send_json({"type": "pong", "ts": stamp, "timestamp": stamp, "message": "pong"})
 
     # --- sending ------------------------------------------------------------------------
     async def send_json(self, content):
