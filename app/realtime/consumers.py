@@ -1,5 +1,6 @@
 """The base consumer every example builds on, the diagnostics echo and the staff ops feed."""
 
+import asyncio
 import functools
 import json
 import logging
@@ -12,7 +13,7 @@ from channels.layers import get_channel_layer
 from django.conf import settings
 
 from . import protocol, stats
-from .groups import local_groups
+from .groups import local_groups, run_eagerly
 from .ratelimit import TokenBucket
 from .revocation import revocations
 
@@ -85,7 +86,8 @@ class JsonProtocolConsumer(AsyncWebsocketConsumer):
         self.counted = False
         self.closing = False
         self.ready = False  # group events wait until connection_established has been sent
-        self.held_events = []
+        self.held_events = []  # group events not yet handed to their handler, in order
+        self.delivering = None  # the task a delivery that had to wait goes on in
         # Tells this socket's own group events apart (e.g. not echoing its typing indicator).
         self.socket_id = secrets.token_hex(8)
         self.user = self.scope.get("user")
@@ -126,18 +128,48 @@ class JsonProtocolConsumer(AsyncWebsocketConsumer):
             }
         )
         self.ready = True
-        while self.held_events:
-            await self.dispatch(self.held_events.pop(0))
+        self.deliver_held_events()
         await self.on_connected()
 
     async def group_event(self, event):
-        """Called by realtime.groups for each event sent to one of this socket's groups."""
+        """Called by realtime.groups for each event sent to one of this socket's groups. Never
+        waits: a delivery that has to wait (a send held by the server's flow control) goes on in
+        a task, and later events queue behind it, so one slow socket holds up nobody else."""
         if self.closing:
             return
-        if not self.ready:
-            self.held_events.append(event)
-            return
-        await self.dispatch(event)
+        self.held_events.append(event)
+        if len(self.held_events) > settings.WS_MAX_HELD_EVENTS:
+            self.cut_off_too_slow()
+        elif self.ready:
+            self.deliver_held_events()
+
+    def deliver_held_events(self):
+        if self.delivering is None and self.held_events and not self.closing:
+            self.delivering = run_eagerly(self._deliver_held_events())
+            if self.delivering is not None:
+                self.delivering.add_done_callback(self._delivered)
+
+    async def _deliver_held_events(self):
+        while self.held_events and not self.closing:
+            event = self.held_events.pop(0)
+            try:
+                await self.dispatch(event)
+            except Exception:
+                logger.exception("handler for group event %r failed on %s", event.get("type"), self.scope.get("path"))
+
+    def _delivered(self, task):
+        self.delivering = None
+        self.deliver_held_events()  # what arrived while the last of them went out
+
+    def cut_off_too_slow(self):
+        logger.warning("websocket closed: path=%s code=%s reason=the client is not reading (%d group events "
+                       "waiting, WS_MAX_HELD_EVENTS=%d)", self.scope.get("path"), protocol.TOO_SLOW,
+                       len(self.held_events), settings.WS_MAX_HELD_EVENTS)
+        self.held_events = []
+        self.closing = True
+        # The close itself waits for the client under flow control: in a task of its own.
+        closing = asyncio.ensure_future(super().close(code=protocol.TOO_SLOW))
+        closing.add_done_callback(lambda task: task.cancelled() or task.exception())
 
     async def check_access(self):
         error = self.scope.get("auth_error")

@@ -13,8 +13,10 @@ handler, in order, without a queue or task per socket. When the last local membe
 process leaves the layer's group. Senders do not change: `channel_layer.group_send(group,
 {"type": "feed.event", ...})` reaches `feed_event()` of every member, on every process.
 
-Handlers of group events run one after another in the group's task: they should send and
-return (slow work belongs in the HTTP request or a task queue, before the group_send).
+Handlers of group events start one after another in the group's task and should send and
+return (slow work belongs in the HTTP request or a task queue, before the group_send). One that
+has to wait (a server's flow control holding a send for a client that does not read, as uvicorn's
+does) goes on in a task of its own, so it never holds up the other members (run_eagerly).
 """
 
 import asyncio
@@ -31,6 +33,40 @@ YIELD_EVERY = 256
 _STOP = "realtime.groups.stop"  # a message a group's own receive loop ends on (no cancel: see _Group.stop)
 
 _by_loop = weakref.WeakKeyDictionary()  # event loop -> {layer id: LocalGroups}
+
+
+def run_eagerly(coroutine):
+    """Run coroutine until it finishes or first has to wait; None if it finished, else the task
+    it goes on in. What asyncio.Task(..., eager_start=True) does on Python 3.12+: the fan-out
+    pays for a task only for a member whose delivery actually waits."""
+    try:
+        waiting_for = coroutine.send(None)
+    except StopIteration:
+        return None
+    return asyncio.ensure_future(_go_on(coroutine, waiting_for))
+
+
+async def _go_on(coroutine, waiting_for):
+    """The rest of a coroutine that yielded `waiting_for` (a future, or None for a bare yield),
+    driven as asyncio's Task would: resume it once that is done; a cancellation cancels what it
+    waits for, and the coroutine itself sees it."""
+    while True:
+        if waiting_for is None:
+            await asyncio.sleep(0)
+        else:
+            waiting_for._asyncio_future_blocking = False
+            try:
+                await asyncio.shield(waiting_for)
+            except asyncio.CancelledError:
+                if not waiting_for.done():  # we were cancelled, not what it waits for
+                    waiting_for.cancel()
+                    await asyncio.wait([waiting_for])
+            except BaseException:  # noqa: BLE001, S110 - the coroutine reads the outcome itself below
+                pass
+        try:
+            waiting_for = coroutine.send(None)
+        except StopIteration as finished:
+            return finished.value
 
 
 def local_groups(channel_layer):

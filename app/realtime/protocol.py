@@ -9,6 +9,7 @@ UNAUTHENTICATED = 4001
 FORBIDDEN = 4003
 NOT_FOUND = 4004
 POLICY_VIOLATION = 4008  # rate or size limit
+TOO_SLOW = 4009  # the client did not read what was sent to it: reconnect, reload what was missed
 # The server cannot serve the socket now (its channel layer is unreachable or saturated): retry
 # with backoff. 1011/1013 would say the same, but daphne (autobahn) sends only 1000 and 3000-4999.
 UNAVAILABLE_CLOSE = 4013
@@ -18,6 +19,7 @@ CLOSE_REASONS = {
     FORBIDDEN: "forbidden",
     NOT_FOUND: "not found",
     POLICY_VIOLATION: "policy violation",
+    TOO_SLOW: "too slow: not reading",
     UNAVAILABLE_CLOSE: "unavailable, retry later",
 }
 

@@ -17,8 +17,11 @@ from functools import partial
 from daphne.cli import CommandLineInterface
 from daphne.server import Server
 from daphne.ws_protocol import WebSocketProtocol
+from django.conf import settings
 from twisted.internet import abstract, defer, reactor, task
 from twisted.web.http import HTTPChannel
+
+from realtime.protocol import TOO_SLOW
 
 GOING_AWAY = 1001
 logger = logging.getLogger("daphne.server")
@@ -95,15 +98,60 @@ class _PreparedFrames(OrderedDict):
 _prepared_frames = _PreparedFrames()
 
 
+def _unsent_bytes(transport):
+    """What Twisted holds for a connection because the peer has not read it yet."""
+    try:
+        return len(transport.dataBuffer) - transport.offset + transport._tempDataLen
+    except AttributeError:  # not a plain file-descriptor transport (TLS in daphne, tests)
+        return 0
+
+
 class LeanWebSocketProtocol(WebSocketProtocol):
-    """daphne's WebSocket protocol without what it keeps of the handshake once the socket is
-    open (the headers stay in the scope: about 5 KiB per socket less, bench/RESULTS.md), and
-    with a text sent to many sockets framed once."""
+    """daphne's WebSocket protocol, and what this project needs of it:
+    - a client that stops reading is cut off (4009) once WS_MAX_SEND_BUFFER_BYTES wait for it,
+      where daphne buffered without bound (45.8 MB in 6 s for one stalled client);
+    - a frame daphne refuses (invalid UTF-8, over the size limit) closes with its code (1007,
+      1009) and a log line saying why, where autobahn dropped the TCP connection silently (1006);
+    - a text sent to many sockets is framed once;
+    - nothing of the handshake is kept once the socket is open (the headers stay in the scope:
+      about 5 KiB per socket less, bench/RESULTS.md)."""
+
+    too_slow = False
+
+    def _connectionMade(self):
+        super()._connectionMade()
+        # Close with a code before dropping the connection on a protocol error (autobahn's
+        # default for servers is to drop at once: the client only sees 1006).
+        self.failByDrop = False
+
+    def _fail_connection(self, code=WebSocketProtocol.CLOSE_STATUS_CODE_GOING_AWAY, reason="going away"):
+        if self.state != self.STATE_CLOSED:
+            logger.warning("websocket closed by the server: path=%s code=%s reason=%s",
+                           getattr(self.request, "path", "?"), code, reason)
+        super()._fail_connection(code, reason)
 
     def serverSend(self, content, binary=False):
+        if self.state in (self.STATE_CLOSING, self.STATE_CLOSED):
+            return  # the socket is going: autobahn would raise Disconnected
+        if self.state == self.STATE_OPEN and self.client_too_slow():
+            return
         if binary or self.state != self.STATE_OPEN:
             return super().serverSend(content, binary)
         self.sendPreparedMessage(_prepared_frames.frame(self.factory, content))
+
+    def client_too_slow(self):
+        unsent = _unsent_bytes(self.transport)
+        if unsent <= settings.WS_MAX_SEND_BUFFER_BYTES:
+            return False
+        if not self.too_slow:
+            self.too_slow = True
+            logger.warning("websocket closed: path=%s code=%s reason=the client is not reading (%d bytes unsent, "
+                           "WS_MAX_SEND_BUFFER_BYTES=%d)", getattr(self.request, "path", "?"), TOO_SLOW, unsent,
+                           settings.WS_MAX_SEND_BUFFER_BYTES)
+            # Behind what it has not read: autobahn drops the connection after its close
+            # handshake timeout, freeing the buffer.
+            self.sendCloseFrame(code=TOO_SLOW, isReply=False)
+        return True
 
     def onOpen(self):
         super().onOpen()

@@ -203,7 +203,8 @@ def test_units_wrap_one_flag_per_line_and_the_launcher_reads_them(tmp_path):
     assert "exec env SERVER_INSTANCE_ID=" in command and ":daphne-2 " in command
     endpoint = "unix:address=/run/channels-stack/daphne-2.sock:backlog=6024:lockfile=1"
     assert f"--endpoint {endpoint} --proxy-headers" in command
-    assert command.endswith("--application-close-timeout 10 config.asgi:application")
+    assert command.endswith("--application-close-timeout 10 --websocket-max-message-size 65536 "
+                            "--websocket-max-frame-size 65536 config.asgi:application")
     http = unit_command(tmp_path / "channels-stack-http.service")
     assert "--forwarded-allow-ips '*' --no-control-socket" in http  # quoted: the shell must not glob it
 

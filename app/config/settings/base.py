@@ -209,6 +209,12 @@ WS_ALLOW_MISSING_ORIGIN = env.bool("WS_ALLOW_MISSING_ORIGIN", default=True)
 
 # --- WebSocket protocol limits ----------------------------------------------------------
 WS_MAX_MESSAGE_BYTES = env.int("WS_MAX_MESSAGE_BYTES", default=64 * 1024)
+# What daphne holds for one socket whose client does not read before cutting it off (4009):
+# a stalled client otherwise grew daphne without bound.
+WS_MAX_SEND_BUFFER_BYTES = env.int("WS_MAX_SEND_BUFFER_BYTES", default=1024 * 1024)
+# The same for servers whose sends wait for a slow client (uvicorn's flow control): group
+# events queued for one socket before it is cut off (4009).
+WS_MAX_HELD_EVENTS = env.int("WS_MAX_HELD_EVENTS", default=1000)
 WS_RATE_LIMIT_PER_SECOND = env.float("WS_RATE_LIMIT_PER_SECOND", default=20.0)
 WS_RATE_LIMIT_BURST = env.int("WS_RATE_LIMIT_BURST", default=40)
 CHAT_MAX_MESSAGE_LENGTH = env.int("CHAT_MAX_MESSAGE_LENGTH", default=4000)

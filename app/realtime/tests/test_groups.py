@@ -221,3 +221,123 @@ async def test_group_events_wait_for_connection_established():
     await consumer.disconnect(1000)
     local_groups(consumer.channel_layer).leave("g-early", member)
     await local_groups(consumer.channel_layer).drain()
+
+
+async def test_run_eagerly_pays_for_a_task_only_when_the_coroutine_waits():
+    from realtime.groups import run_eagerly
+
+    done = []
+
+    async def quick():
+        done.append("quick")
+
+    assert run_eagerly(quick()) is None and done == ["quick"]
+    gate = asyncio.get_running_loop().create_future()
+
+    async def waits():
+        done.append(await gate)
+        await asyncio.sleep(0)
+        return "finished"
+
+    task = run_eagerly(waits())
+    assert task is not None and not task.done()
+    gate.set_result("gate opened")
+    assert await asyncio.wait_for(task, 1) == "finished" and done[-1] == "gate opened"
+
+
+async def test_run_eagerly_hands_errors_and_cancellation_to_the_coroutine():
+    from realtime.groups import run_eagerly
+
+    failing = asyncio.get_running_loop().create_future()
+    seen = []
+
+    async def reads_a_failure():
+        try:
+            await failing
+        except ValueError as error:
+            seen.append(str(error))
+            raise
+
+    task = run_eagerly(reads_a_failure())
+    failing.set_exception(ValueError("boom"))
+    with pytest.raises(ValueError, match="boom"):
+        await task
+    assert seen == ["boom"]
+
+    forever = asyncio.get_running_loop().create_future()
+
+    async def cleans_up():
+        try:
+            await forever
+        except asyncio.CancelledError:
+            seen.append("cancelled")
+            raise
+
+    task = run_eagerly(cleans_up())
+    await asyncio.sleep(0)
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    assert seen[-1] == "cancelled" and forever.cancelled()
+
+
+class BlockingSocket:
+    """A consumer whose sends block while `flow` is clear, as uvicorn's do for a client that
+    does not read."""
+
+    def __init__(self, name, flow):
+        from realtime.consumers import JsonProtocolConsumer
+
+        class Consumer(JsonProtocolConsumer):
+            async def test_event(self, event):
+                await self.send_json({"n": event["n"]})
+
+        self.consumer = Consumer()
+        self.consumer.scope = {"type": "websocket", "path": f"/{name}/"}
+        self.consumer.channel_layer = get_channel_layer()
+        self.consumer.held_events, self.consumer.delivering = [], None
+        self.consumer.ready, self.consumer.closing = True, False
+        self.sent = []
+
+        async def base_send(message):
+            if flow is not None:
+                await flow.wait()
+            self.sent.append(message)
+
+        self.consumer.base_send = base_send
+
+
+async def test_a_socket_whose_sends_wait_holds_up_nobody_and_gets_its_events_in_order():
+    layer = get_channel_layer()
+    groups = local_groups(layer)
+    flow = asyncio.Event()
+    slow, fast = BlockingSocket("slow", flow), BlockingSocket("fast", None)
+    await groups.join("g-slow", slow.consumer)
+    await groups.join("g-slow", fast.consumer)
+    for n in range(3):
+        await layer.group_send("g-slow", {"type": "test.event", "n": n})
+    await eventually(lambda: len(fast.sent) == 3)
+    assert slow.sent == []
+    flow.set()
+    await eventually(lambda: len(slow.sent) == 3)
+    assert [m["text"] for m in slow.sent] == [m["text"] for m in fast.sent] == ['{"n": 0}', '{"n": 1}', '{"n": 2}']
+    groups.leave("g-slow", slow.consumer)
+    groups.leave("g-slow", fast.consumer)
+    await groups.drain()
+
+
+async def test_a_socket_that_never_reads_is_cut_off_after_its_queue_fills(settings, caplog):
+    settings.WS_MAX_HELD_EVENTS = 5
+    layer = get_channel_layer()
+    groups = local_groups(layer)
+    flow = asyncio.Event()
+    stalled = BlockingSocket("stalled", flow)
+    await groups.join("g-stalled", stalled.consumer)
+    for n in range(8):
+        await stalled.consumer.group_event({"type": "test.event", "n": n})
+    assert stalled.consumer.closing and stalled.consumer.held_events == []
+    assert "the client is not reading (6 group events waiting, WS_MAX_HELD_EVENTS=5)" in caplog.text
+    flow.set()  # the client reads again: what was sent before, then the close
+    await eventually(lambda: stalled.sent and stalled.sent[-1] == {"type": "websocket.close", "code": 4009})
+    groups.leave("g-stalled", stalled.consumer)
+    await groups.drain()

@@ -118,16 +118,43 @@ def test_the_frame_cache_keeps_only_the_last_few():
     assert len(frames) == frames.size and "text 0" not in frames and f"text {frames.size + 4}" in frames
 
 
-def test_binary_and_not_open_sockets_take_daphnes_own_path(monkeypatch):
+class Buffered:
+    """Just the buffer fields of a Twisted transport."""
+
+    def __init__(self, unsent=0):
+        self.dataBuffer, self.offset, self._tempDataLen = b"", 0, unsent
+
+
+def lean_protocol(sent, unsent=0):
+    protocol = server.LeanWebSocketProtocol.__new__(server.LeanWebSocketProtocol)
+    protocol.factory = PreparingFactory()
+    protocol.transport = Buffered(unsent)
+    protocol.request = server._Path("/ws/feed/")
+    protocol.sendPreparedMessage = lambda prepared: sent.append(("prepared", prepared))
+    protocol.sendCloseFrame = lambda code, isReply: sent.append(("close", code))
+    protocol.state = protocol.STATE_OPEN
+    return protocol
+
+
+def test_binary_and_closing_sockets_take_their_own_paths(monkeypatch):
     sent = []
     monkeypatch.setattr(server.WebSocketProtocol, "serverSend", lambda self, content, binary=False: sent.append(
         ("daphne", content, binary)))
-    protocol = server.LeanWebSocketProtocol.__new__(server.LeanWebSocketProtocol)
-    protocol.factory = PreparingFactory()
-    protocol.sendPreparedMessage = lambda prepared: sent.append(("prepared", prepared))
-    protocol.state = protocol.STATE_OPEN
+    protocol = lean_protocol(sent)
     protocol.serverSend(b"\x00", binary=True)
     protocol.serverSend("open")
     protocol.state = protocol.STATE_CLOSING
-    protocol.serverSend("closing")
-    assert sent == [("daphne", b"\x00", True), ("prepared", ("frame", b"open")), ("daphne", "closing", False)]
+    protocol.serverSend("closing")  # autobahn would raise Disconnected: dropped
+    assert sent == [("daphne", b"\x00", True), ("prepared", ("frame", b"open"))]
+
+
+def test_a_client_that_does_not_read_is_cut_off_once_its_buffer_is_full(settings, caplog):
+    settings.WS_MAX_SEND_BUFFER_BYTES = 1000
+    sent = []
+    protocol = lean_protocol(sent, unsent=999)
+    protocol.serverSend("still fits")
+    protocol.transport._tempDataLen = 1001
+    protocol.serverSend("dropped")
+    protocol.serverSend("dropped too")
+    assert sent == [("prepared", ("frame", b"still fits")), ("close", 4009)]
+    assert caplog.text.count("the client is not reading (1001 bytes unsent") == 1
