@@ -1,6 +1,6 @@
 from django.contrib import admin
 
-from .models import Conversation, Membership, Message
+from .models import Conversation, Handshake, Membership, Message
 
 
 class MembershipInline(admin.TabularInline):
@@ -18,3 +18,10 @@ class ConversationAdmin(admin.ModelAdmin):
 class MessageAdmin(admin.ModelAdmin):
     list_display = ("id", "conversation", "sender", "created_at")
     raw_id_fields = ("sender",)
+
+
+@admin.register(Handshake)
+class HandshakeAdmin(admin.ModelAdmin):
+    list_display = ("id", "conversation", "status", "initiator", "created_at", "expires_at")
+    list_filter = ("status",)
+    raw_id_fields = ("user1", "user2", "initiator")

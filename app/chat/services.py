@@ -1,7 +1,8 @@
-"""Chat actions shared by the WebSocket consumer and the HTTP API: save, then broadcast."""
+"""Chat actions shared by both WebSocket routes and the HTTP API: save, then broadcast."""
 
 from django.conf import settings
 from django.db import transaction
+from django.db.models import Q
 
 from realtime.broadcast import broadcast_on_commit
 
@@ -22,6 +23,14 @@ def conversation_access(conversation_id, user):
     return "ok", conversation
 
 
+def message_text(data):
+    """The text of a new message: `body`, or `content` as clients of other setups send it."""
+    body, content = data.get("body"), data.get("content")
+    if body is not None and content is not None and body != content:
+        raise ChatError("Send the text once: as body or as content, not two different texts.")
+    return body if body is not None else content
+
+
 def post_message(conversation_id, user, body):
     body = (body or "").strip() if isinstance(body, str) else ""
     if not body:
@@ -36,9 +45,29 @@ def post_message(conversation_id, user, body):
     return message
 
 
-def mark_read(conversation_id, user, message_id):
-    message = Message.objects.filter(pk=message_id, conversation_id=conversation_id).first()
+def mark_read(conversation_ids, user, message_id):
+    """Record that user has read up to message_id, which must be in one of conversation_ids;
+    returns the message. A receipt for an older message does not move last_read back."""
+    message = Message.objects.filter(pk=message_id, conversation_id__in=conversation_ids).first()
     if message is None:
         raise ChatError("No such message in this conversation.")
-    Membership.objects.filter(conversation_id=conversation_id, user=user).update(last_read=message)
+    Membership.objects.filter(conversation_id=message.conversation_id, user=user).filter(
+        Q(last_read__isnull=True) | Q(last_read__lt=message.pk)
+    ).update(last_read=message)
     return message
+
+
+def history(conversation, before=None, limit=50):
+    """A page of messages, newest page first (before=<id>), returned oldest first, each with
+    `is_read`: read by every other member."""
+    messages = Message.objects.filter(conversation=conversation).select_related("sender")
+    if before is not None:
+        messages = messages.filter(pk__lt=before)
+    page = list(messages.order_by("-id")[:limit])
+    last_read = dict(Membership.objects.filter(conversation=conversation).values_list("user_id", "last_read_id"))
+
+    def is_read(message):
+        others = [read for user_id, read in last_read.items() if user_id != message.sender_id]
+        return bool(others) and all(read is not None and read >= message.pk for read in others)
+
+    return [message.as_event(is_read=is_read(message)) for message in reversed(page)]

@@ -1,23 +1,12 @@
 import pytest
 from rest_framework.test import APIClient
 
-from chat.models import Conversation, Membership, Message, conversation_group
+from chat.models import Membership, Message, conversation_group
 from realtime.testing import established, receive_close
 
+from .conftest import next_of
+
 pytestmark = pytest.mark.django_db(transaction=True)
-
-
-@pytest.fixture
-def room(alice, bob):
-    conversation = Conversation.objects.create(title="room")
-    Membership.objects.create(conversation=conversation, user=alice)
-    Membership.objects.create(conversation=conversation, user=bob)
-    return conversation
-
-
-@pytest.fixture
-def tokens(alice, bob, carol, token_for):
-    return {"alice": token_for(alice), "bob": token_for(bob), "carol": token_for(carol)}
 
 
 async def join(ws, room, token):
@@ -25,13 +14,6 @@ async def join(ws, room, token):
     assert connected
     await established(communicator)
     return communicator
-
-
-async def next_of(communicator, kind):
-    while True:
-        message = await communicator.receive_json_from(timeout=2)
-        if message["type"] == kind:
-            return message
 
 
 async def test_socket_joins_the_conversation_group(ws, room, tokens):
@@ -89,7 +71,7 @@ async def test_read_receipts(ws, room, tokens, bob):
     bob_ws = await join(ws, room, tokens["bob"])
     await alice.send_json_to({"type": "read", "message_id": message.pk})
     receipt = await next_of(bob_ws, "read")
-    assert receipt == {"type": "read", "user": receipt["user"], "message_id": message.pk}
+    assert receipt == {"type": "read", "conversation_id": room.pk, "user": receipt["user"], "message_id": message.pk}
     assert receipt["user"]["username"] == "alice"
     membership = await Membership.objects.aget(conversation=room, user__username="alice")
     assert membership.last_read_id == message.pk

@@ -218,6 +218,10 @@ WS_MAX_HELD_EVENTS = env.int("WS_MAX_HELD_EVENTS", default=1000)
 WS_RATE_LIMIT_PER_SECOND = env.float("WS_RATE_LIMIT_PER_SECOND", default=20.0)
 WS_RATE_LIMIT_BURST = env.int("WS_RATE_LIMIT_BURST", default=40)
 CHAT_MAX_MESSAGE_LENGTH = env.int("CHAT_MAX_MESSAGE_LENGTH", default=4000)
+# Conversations one /ws/chat/ socket may join at once (each is a group membership of the process).
+CHAT_MAX_JOINED_CONVERSATIONS = env.int("CHAT_MAX_JOINED_CONVERSATIONS", default=50)
+# How long a handshake waits for the other member's answer before it expires.
+CHAT_HANDSHAKE_TTL_SECONDS = env.int("CHAT_HANDSHAKE_TTL_SECONDS", default=24 * 3600)
 OPS_STATS_INTERVAL_SECONDS = env.float("OPS_STATS_INTERVAL_SECONDS", default=5.0)
 # Each process is one member of a group in the layer, whatever its number of sockets there
 # (realtime.groups); it joins again this often, so the layer's group expiry never drops it.

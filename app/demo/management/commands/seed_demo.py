@@ -5,7 +5,7 @@ from demo.seeding import seed_demo_users
 
 
 class Command(BaseCommand):
-    help = "Create (or reset) the demo users and their shared conversation, and print their credentials."
+    help = "Create (or reset) the demo users and their conversations, and print their credentials."
 
     def add_arguments(self, parser):
         parser.add_argument("--password", help="Use this password for every demo user instead of random ones.")
