@@ -6,12 +6,15 @@ from chat.models import Conversation, Membership
 from realtime.testing import established
 
 
+def make_conversation(title, *members):
+    conversation = Conversation.objects.create(title=title)
+    Membership.objects.bulk_create(Membership(conversation=conversation, user=user) for user in members)
+    return conversation
+
+
 @pytest.fixture
 def room(alice, bob):
-    conversation = Conversation.objects.create(title="room")
-    Membership.objects.create(conversation=conversation, user=alice)
-    Membership.objects.create(conversation=conversation, user=bob)
-    return conversation
+    return make_conversation("room", alice, bob)
 
 
 @pytest.fixture

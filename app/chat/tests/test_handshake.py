@@ -9,9 +9,9 @@ from django.utils import timezone
 from rest_framework.test import APIClient
 
 from chat import handshakes
-from chat.models import Conversation, Handshake, Membership
+from chat.models import Handshake
 
-from .conftest import next_of, nothing_more
+from .conftest import make_conversation, next_of, nothing_more
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -24,10 +24,7 @@ def direct(room):
 
 @pytest.fixture
 def group_room(alice, bob, carol):
-    conversation = Conversation.objects.create(title="three")
-    for user in (alice, bob, carol):
-        Membership.objects.create(conversation=conversation, user=user)
-    return conversation
+    return make_conversation("three", alice, bob, carol)
 
 
 def api(token):

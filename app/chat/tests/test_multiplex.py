@@ -5,20 +5,17 @@ from asgiref.sync import sync_to_async
 from channels.layers import get_channel_layer
 from rest_framework.test import APIClient
 
-from chat.models import Conversation, Membership, Message, conversation_group
+from chat.models import Membership, Message, conversation_group
 from realtime.groups import local_groups
 
-from .conftest import next_of, nothing_more
+from .conftest import make_conversation, next_of, nothing_more
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
 
 @pytest.fixture
 def other_room(alice, carol):
-    conversation = Conversation.objects.create(title="other")
-    Membership.objects.create(conversation=conversation, user=alice)
-    Membership.objects.create(conversation=conversation, user=carol)
-    return conversation
+    return make_conversation("other", alice, carol)
 
 
 async def joined(communicator, conversation_id):
@@ -72,11 +69,7 @@ async def test_string_ids_and_a_second_join_are_fine(open_socket, room, tokens):
 
 async def test_joins_per_socket_are_limited(open_socket, alice, tokens, settings):
     settings.CHAT_MAX_JOINED_CONVERSATIONS = 2
-    rooms = []
-    for n in range(3):
-        conversation = await Conversation.objects.acreate(title=f"r{n}")
-        await Membership.objects.acreate(conversation=conversation, user=alice)
-        rooms.append(conversation.pk)
+    rooms = [(await sync_to_async(make_conversation)(f"r{n}", alice)).pk for n in range(3)]
     socket = await open_socket("/ws/chat/", tokens["alice"])
     await joined(socket, rooms[0])
     await joined(socket, rooms[1])
