@@ -1,34 +1,49 @@
 """The production topology on loopback, without root or containers: `make stack`.
 
-    python -m ops.stack up [--dir DIR] [--port 8080] [--daphne 2] [--set KEY=VALUE ...]
-    python -m ops.stack manage [--dir DIR] createsuperuser      # any manage.py command
+    python -m ops.stack [--dir DIR] up [--port 8080] [--daphne 2] [--set KEY=VALUE ...]
+    python -m ops.stack [--dir DIR] manage createsuperuser      # any manage.py command
+    python -m ops.stack [--dir DIR] status                      # each process: state, pid, uptime
+    python -m ops.stack [--dir DIR] restart daphne1             # stop, then start, one process
+    python -m ops.stack [--dir DIR] ctl tail -f nginx           # any supervisorctl command
 
-`up` starts redis-server, a PostgreSQL cluster of its own (ops.postgres), N daphne instances
-and the HTTP server with the production settings, and nginx on 127.0.0.1:PORT. Everything is
-rendered from nginx/ and systemd/ exactly as for a server, and installed into DIR: nginx's
-config, the units (each process runs its unit's command line, see ops.units) and app.env (the
-environment of every process and of `manage`). honcho supervises them; Ctrl-C stops
-everything. Nothing is removed: database, static files and logs stay in DIR for the next run.
+`up` starts redis-server, a PostgreSQL cluster of its own, N daphne instances and the HTTP
+server with the production settings, and nginx on 127.0.0.1:PORT. Everything is rendered from
+nginx/ and systemd/ exactly as for a server, and installed into DIR: nginx's config, the units
+(each process runs its unit's command line, see ops.units) and app.env (the environment of
+every process and of `manage`). supervisord runs them (ops.supervise): a process that dies is
+restarted after its unit's RestartSec= while the others keep serving, as systemd does on a
+server; Ctrl-C stops everything. Nothing is removed: database, static files and logs stay in
+DIR for the next run.
 """
 
 import argparse
-import http.client
 import os
 import secrets
 import shlex
+import shutil
 import signal
 import subprocess
 import sys
+import threading
 import time
 import urllib.request
 from pathlib import Path
 
-import honcho.environ
-
 from ops import render
-from ops.postgres import LocalPostgres, PostgresError
-from ops.tools import APP_DIR, REPO_DIR, ToolMissing, UnixHTTPConnection, find_tool, nofile_limit
-from ops.units import unit_command
+from ops.postgres import INSTALL_HINT, LocalPostgres, PostgresError
+from ops.supervise import Program, Supervisor, SupervisorError, unit_rules, write_programs
+from ops.supervise import config as supervisord_config
+from ops.tools import APP_DIR, REPO_DIR, ToolMissing, find_tool, http_connection, nofile_limit, port_in_use, tail
+from ops.units import parse_unit, unit_command
+
+DEFAULT_DIR = REPO_DIR / ".stack"
+# Restart rules of the processes that have no unit of ours. Redis: Debian's redis-server.service
+# says Restart=always. nginx and PostgreSQL: Debian's units do not restart them; here a crash
+# (not a clean stop) brings them back, as the app's units do. One second: the app waits on
+# them, and a process that crashes at once does not spin.
+REDIS_RULES = {"restart": "always", "restart_sec": 1, "origin": "the local stack's rule"}
+NGINX_RULES = {"restart": "on-failure", "restart_sec": 1, "origin": "the local stack's rule"}
+POSTGRES_RULES = {"restart": "on-failure", "restart_sec": 1, "origin": "the local stack's rule"}
 
 
 class StackError(Exception):
@@ -50,13 +65,73 @@ class Layout:
         self.systemd = self.root / "systemd"
         self.secret_key = self.root / "secret_key"
         self.env_file = self.root / "app.env"
-        self.procfile = self.root / "Procfile"
         self.nginx_access_log = self.logs / "nginx-access.log"
+        self.supervisor = self.root / "supervisor"
+        self.supervisord_conf = self.supervisor / "supervisord.conf"
+        self.supervisor_socket = self.supervisor / "supervisord.sock"
+        self.programs = self.supervisor / "programs.json"
+        self.supervisord_log = self.logs / "supervisord.log"
 
 
 def read_env_file(path):
-    """KEY=value lines as the processes see them (honcho's own parser)."""
-    return honcho.environ.parse(Path(path).read_text())
+    """KEY=value lines of the rendered app.env, as systemd's EnvironmentFile= reads them:
+    comments and blank lines skipped, one pair of surrounding quotes removed."""
+    env = {}
+    for line in Path(path).read_text().splitlines():
+        line = line.strip()
+        if not line or line.startswith(("#", ";")) or "=" not in line:
+            continue
+        key, _, value = line.partition("=")
+        value = value.strip()
+        if len(value) >= 2 and value[0] == value[-1] and value[0] in "'\"":
+            value = value[1:-1]
+        env[key.strip()] = value
+    return env
+
+
+class StackPostgres(LocalPostgres):
+    """The stack's cluster (ops.postgres) in the foreground under supervisord rather than
+    started by pg_ctl, so a killed postmaster comes back like any other process of the stack."""
+
+    def initialize(self):
+        """What LocalPostgres.start() does before starting the server: the directory and its
+        owner, initdb once. A cluster an older launcher left running under pg_ctl is stopped."""
+        self.socket_dir.mkdir(parents=True, exist_ok=True)
+        self.directory.chmod(0o700)
+        if self.os_user:
+            for path in [self.directory, *self.directory.rglob("*")]:
+                shutil.chown(path, self.os_user, self.os_user)
+            probe = subprocess.run(self._as_os_user(["test", "-w", str(self.directory)]), check=False)
+            if probe.returncode != 0:
+                raise PostgresError(
+                    f"PostgreSQL refuses to run as root, and the user {self.os_user} cannot reach {self.directory}: "
+                    f"choose a --dir that user can traverse (e.g. under /tmp or /var/tmp)."
+                )
+        if not (self.data / "PG_VERSION").exists():
+            result = subprocess.run(
+                self._as_os_user([find_tool("initdb", INSTALL_HINT), "-D", str(self.data), "-U", self.user,
+                                  "--auth=trust", "--encoding=UTF8", "--no-instructions"]),
+                capture_output=True, text=True, check=False,
+            )
+            if result.returncode != 0:
+                raise PostgresError(f"initdb failed:\n{result.stdout}{result.stderr}")
+        if self._pg_ctl("status").returncode == 0:
+            self.stop()
+
+    def command(self):
+        """The postmaster in the foreground, with the options LocalPostgres gives pg_ctl."""
+        return [find_tool("postgres", INSTALL_HINT), "-D", str(self.data), "-c", "listen_addresses=",
+                "-k", str(self.socket_dir), "-c", "max_connections=300", "-c", "fsync=off"]
+
+    def accepting(self):
+        pg_isready = find_tool("pg_isready", "install PostgreSQL's client")
+        return subprocess.run([pg_isready, "-q", "-h", str(self.socket_dir), "-U", self.user, "-d", "postgres"],
+                              check=False).returncode == 0
+
+    def create_database(self):
+        createdb = find_tool("createdb", "install PostgreSQL's client")
+        subprocess.run([createdb, "-h", str(self.socket_dir), "-U", self.user, self.database], capture_output=True,
+                       check=False)  # fails harmlessly when it exists
 
 
 class Stack:
@@ -67,7 +142,7 @@ class Stack:
         self.demo_password = demo_password
         self.as_root = os.geteuid() == 0
         self.nofile = nofile_limit(65536)
-        self.postgres = LocalPostgres(self.layout.pg)
+        self.postgres = StackPostgres(self.layout.pg)
         self.variables = render.variables_from(overrides={**self._local_variables(daphne), **(overrides or {})})
 
     def _secret_key(self):
@@ -140,40 +215,76 @@ class Stack:
         warning = self.backlog_warning()
         if warning:
             print(warning, file=sys.stderr, flush=True)
-        for directory in (lay.root, lay.redis, lay.run, lay.static, lay.logs, lay.nginx / "tmp"):
+        for directory in (lay.root, lay.redis, lay.run, lay.static, lay.logs, lay.nginx / "tmp", lay.supervisor):
             directory.mkdir(parents=True, exist_ok=True)
         # Secret key, database and sockets are nobody else's business; only the PostgreSQL
         # user (when we are root) may pass through to its own directory.
         traversable = 0o711 if self.as_root else 0o700
         lay.root.chmod(traversable)
-        for private in (lay.redis, lay.logs, lay.nginx):
+        for private in (lay.redis, lay.logs, lay.nginx, lay.supervisor):
             private.chmod(0o700)
         lay.run.chmod(traversable)  # as root, nginx's workers ("nobody") connect here
         # To each file's dest, all inside DIR. Not the container entrypoint: no image here.
         render.render(self.variables, targets=("nginx", "systemd", "env"))
         lay.env_file.chmod(0o600)
-        lay.procfile.write_text("".join(f"{name}: {command}\n" for name, command in self.processes().items()))
+        (lay.root / "Procfile").unlink(missing_ok=True)  # honcho's, from launchers before supervisord
+        programs = self.programs()
+        write_programs(lay.programs, programs)
+        listener = [sys.executable, "-m", "ops.supervise", "events", str(lay.programs), str(lay.supervisord_log)]
+        lay.supervisord_conf.write_text(supervisord_config(
+            programs, socket=lay.supervisor_socket, pidfile=lay.supervisor / "supervisord.pid",
+            logfile=lay.supervisord_log, minfds=self.nofile, listener_argv=listener, listener_dir=REPO_DIR,
+        ))
 
     def environment(self):
         return read_env_file(self.layout.env_file)
 
     def processes(self):
+        """{name: argv}: redis-server, the HTTP server and each daphne (a shell running exactly
+        their unit's command line), nginx."""
         lay = self.layout
         redis_server = find_tool("redis-server", "install it (Debian: apt install redis-server)")
         nginx = find_tool("nginx", "install it (Debian: apt install nginx)")
         processes = {
-            "redis": shlex.join([
+            "redis": [
                 redis_server, "--port", "0", "--unixsocket", str(lay.redis_socket), "--unixsocketperm", "700",
                 "--dir", str(lay.redis), "--save", "", "--appendonly", "no", "--maxclients", "10000",
-            ]),
-            "http": unit_command(self.installed("systemd/app-http.service.j2")),
+            ],
+            "http": ["/bin/sh", "-c", unit_command(self.installed("systemd/app-http.service.j2"))],
         }
         daphne_unit = self.installed("systemd/app-daphne@.service.j2")
         for number, instance in enumerate(self.variables["daphne_instance_ids"], start=1):
-            processes[f"daphne{number}"] = unit_command(daphne_unit, str(instance))
+            processes[f"daphne{number}"] = ["/bin/sh", "-c", unit_command(daphne_unit, str(instance))]
         nginx_conf = self.installed("nginx/nginx.conf.j2")
-        processes["nginx"] = shlex.join([nginx, "-c", str(nginx_conf), "-e", "stderr", "-g", "daemon off;"])
+        processes["nginx"] = [nginx, "-c", str(nginx_conf), "-e", "stderr", "-g", "daemon off;"]
         return processes
+
+    def programs(self):
+        """processes() and PostgreSQL as supervisord runs them: each with the restart and stop
+        rules of its unit (the app's) or the stack's own (redis, nginx, PostgreSQL). The app's
+        processes start once the database is migrated; PostgreSQL's log stays in its own file."""
+        lay = self.layout
+        argv = self.processes()
+        endpoints = self.app_endpoints()
+        units = {"http": parse_unit(self.installed("systemd/app-http.service.j2")),
+                 "daphne": parse_unit(self.installed("systemd/app-daphne@.service.j2"))}
+        programs = [
+            # First up, last down: every other process may use it.
+            Program("postgres", self.postgres.command(), **POSTGRES_RULES, priority=50, user=self.postgres.os_user,
+                    # SIGINT: fast shutdown, what `pg_ctl stop -m fast` sends.
+                    stop_signal="INT", stop_timeout=60, directory=str(lay.pg), log=str(self.postgres.log),
+                    stream=False),
+            Program("redis", argv["redis"], **REDIS_RULES, priority=100, log=str(lay.logs / "redis.log")),
+        ]
+        for name in argv:
+            if name == "http" or name.startswith("daphne"):
+                rules = unit_rules(units["http" if name == "http" else "daphne"])
+                programs.append(Program(name, argv[name], **rules, priority=200, autostart=False,
+                                        log=str(lay.logs / f"{name}.log"), endpoint=endpoints[name]))
+        # SIGTERM: nginx's fast shutdown (SIGQUIT, Debian's, waits for every WebSocket to close).
+        programs.append(Program("nginx", argv["nginx"], **NGINX_RULES, priority=300, autostart=False,
+                                log=str(lay.logs / "nginx.log"), endpoint={"host": "127.0.0.1", "port": self.port}))
+        return programs
 
     # --- Django ---------------------------------------------------------------------------
     def manage(self, *args):
@@ -190,23 +301,27 @@ class Stack:
         return self.manage(*seed)
 
     # --- running ----------------------------------------------------------------------------
-    def app_connections(self):
-        """An HTTP connection to each daphne instance and to the HTTP server, on the socket
-        or port the units listen on."""
+    def app_endpoints(self):
+        """{name: endpoint} of the HTTP server and each daphne instance: the socket or port
+        their units listen on (ops.tools.http_connection)."""
         v = self.variables
 
-        def connection(unix_path, tcp_address, tcp_port):
+        def endpoint(unix_path, tcp_address, tcp_port):
             if tcp_port is None:
-                return UnixHTTPConnection(unix_path, timeout=2)
+                return {"unix": unix_path}
             host = "127.0.0.1" if tcp_address in ("0.0.0.0", "::") else tcp_address  # noqa: S104
-            return http.client.HTTPConnection(host, tcp_port, timeout=2)
+            return {"host": host, "port": tcp_port}
 
-        daphnes = [
-            connection(v["daphne_socket"].replace("%i", str(instance)), v["daphne_tcp_address"],
-                       None if v["daphne_tcp_port"] is None else instance)
-            for instance in v["daphne_instance_ids"]
-        ]
-        return [connection(v["http_socket"], v["http_tcp_address"], v["http_tcp_port"]), *daphnes]
+        endpoints = {"http": endpoint(v["http_socket"], v["http_tcp_address"], v["http_tcp_port"])}
+        for number, instance in enumerate(v["daphne_instance_ids"], start=1):
+            endpoints[f"daphne{number}"] = endpoint(v["daphne_socket"].replace("%i", str(instance)),
+                                                    v["daphne_tcp_address"],
+                                                    None if v["daphne_tcp_port"] is None else instance)
+        return endpoints
+
+    def app_connections(self):
+        """An HTTP connection to the HTTP server and to each daphne instance."""
+        return [http_connection(endpoint, timeout=2) for endpoint in self.app_endpoints().values()]
 
     def ready(self):
         """nginx answers, every daphne and the HTTP server answer directly, health is ok."""
@@ -217,11 +332,55 @@ class Stack:
         with urllib.request.urlopen(self.url + "/api/websocket/health/", timeout=5) as response:  # noqa: S310
             return response.status == 200
 
-    def wait_ready(self, honcho, timeout=90):
+    @property
+    def supervisor(self):
+        return Supervisor(self.layout.supervisor_socket)
+
+    def refuse_to_start(self):
+        """Why `up` must not start anything: the port is taken, or a stack runs in DIR already."""
+        try:
+            taken = port_in_use("127.0.0.1", self.port)
+        except OSError as error:
+            raise StackError(f"nginx could not listen on 127.0.0.1:{self.port} ({error.strerror}): "
+                             f"choose another port (make stack STACK_PORT=9000, or --port 9000)") from None
+        if taken:
+            raise StackError(f"port {self.port} on 127.0.0.1 is already in use (another `make stack`, or another "
+                             f"server): stop that, or choose another port (make stack STACK_PORT=9000, or "
+                             f"--port 9000). Nothing was started.")
+        if self.supervisor.answering():
+            pid = self.supervisor.pid()
+            raise StackError(f"a stack is already running in {self.layout.root} (supervisord, pid {pid}): stop it "
+                             f"(Ctrl-C where it runs, or kill {pid}) or choose another directory "
+                             f"(STACK_DIR=... or --dir). Nothing was started.")
+
+    def check_started(self, supervisord):
+        """StackError when supervisord or one of its processes gave up during start-up."""
+        if supervisord.poll() is not None:
+            raise StackError("supervisord exited during start-up; its output is above")
+        try:
+            states = self.supervisor.states()
+        except OSError:
+            return  # its socket is not there yet
+        failed = sorted(name for name, state in states.items() if state in ("BACKOFF", "FATAL", "EXITED"))
+        if failed:
+            logs = [str(Path(p.log)) for p in self.programs() if p.name in failed and p.log]
+            raise StackError(f"{', '.join(failed)} exited during start-up; the output is above and in "
+                             f"{', '.join(logs) or self.layout.logs}:\n{tail(logs[0] if logs else None)}")
+
+    def wait_postgres(self, supervisord, timeout=60):
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
-            if honcho.poll() is not None:
-                raise StackError("a process of the stack exited during start-up; its output is above")
+            self.check_started(supervisord)
+            if self.postgres.accepting():
+                self.postgres.create_database()
+                return
+            time.sleep(0.2)
+        raise StackError(f"PostgreSQL did not accept connections after {timeout}s:\n{tail(self.postgres.log)}")
+
+    def wait_ready(self, supervisord, timeout=90):
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            self.check_started(supervisord)
             try:
                 if self.ready():
                     return
@@ -236,33 +395,50 @@ class Stack:
         # a launcher started in the background by a shell inherits it ignored.
         signal.signal(signal.SIGINT, signal.default_int_handler)
         signal.signal(signal.SIGTERM, signal.default_int_handler)
+        self.refuse_to_start()
         self.prepare()
-        self.postgres.start()
-        honcho, interrupted = None, False
+        self.postgres.initialize()
+        supervisord, copier, interrupted = None, None, False
         try:
-            print(self.prepare_django(), flush=True)
-            honcho = subprocess.Popen(
-                [str(Path(sys.prefix) / "bin" / "honcho"), "start", "--no-colour", "-f", str(self.layout.procfile),
-                 "-e", str(self.layout.env_file), "-d", str(APP_DIR)],
+            # Every process gets app.env, as honcho's -e gave it (the units' EnvironmentFile=).
+            # Its output (the listener's stream) comes through a pipe: reopening a file this
+            # process writes too would write at its own offset, over our lines.
+            supervisord = subprocess.Popen(
+                [sys.executable, "-m", "supervisor.supervisord", "-c", str(self.layout.supervisord_conf)],
+                env={**os.environ, **self.environment()}, cwd=APP_DIR, stdout=subprocess.PIPE,
             )
-            self.wait_ready(honcho)
+            copier = threading.Thread(target=copy_lines, args=(supervisord.stdout, sys.stdout.buffer), daemon=True)
+            copier.start()
+            self.wait_postgres(supervisord)
+            print(self.prepare_django(), flush=True)
+            for program in self.programs():
+                if not program.autostart:
+                    self.supervisor.start(program.name, wait=False)
+            self.wait_ready(supervisord)
             self.banner()
-            honcho.wait()
+            supervisord.wait()
+            print(f"stack: supervisord exited on its own; its log is {self.layout.supervisord_log}",
+                  file=sys.stderr, flush=True)
         except KeyboardInterrupt:
             interrupted = True
         finally:
             # A second Ctrl-C must not cut the clean-up short (PostgreSQL would keep running).
             signal.signal(signal.SIGINT, signal.SIG_IGN)
             signal.signal(signal.SIGTERM, signal.SIG_IGN)
-            if honcho is not None and honcho.poll() is None:
-                honcho.send_signal(signal.SIGINT)
-                honcho.wait()
-            self.postgres.stop()
+            if supervisord is not None and supervisord.poll() is None:
+                # After Ctrl-C it has its own SIGINT already; SIGTERM (from `kill`) only reached us.
+                supervisord.send_signal(signal.SIGTERM)
+                supervisord.wait()  # it stops nginx, the app, then Redis and PostgreSQL
+            if copier is not None:
+                copier.join(10)
             print(f"stack stopped; its data stays in {self.layout.root}", flush=True)
-        if interrupted:
-            return 130  # the shell's convention for "stopped by Ctrl-C"
-        # honcho only returns on its own when a process died: report it as a failure.
-        return honcho.returncode or 1 if honcho is not None else 1
+        # Stopped on request (Ctrl-C, SIGTERM) is success; supervisord dying under us is not.
+        return 0 if interrupted else 1
+
+    def hint(self, target, args):
+        """A make command for this stack: STACK_DIR only when it is not the default."""
+        where = "" if self.layout.root == DEFAULT_DIR.resolve() else f" STACK_DIR={shlex.quote(str(self.layout.root))}"
+        return f"make {target}{where} ARGS='{args}'"
 
     def banner(self):
         daphnes = self.variables["daphne_instances"]
@@ -270,12 +446,21 @@ class Stack:
             f"\n  {self.variables['app_name']} is up: nginx -> {daphnes} daphne + gunicorn/uvicorn, Redis, PostgreSQL\n"
             f"  Demo page:  {self.url}/   (users and passwords above)\n"
             f"  Health:     {self.url}/api/websocket/health/\n"
-            f"  Diagnose:   make stack-manage ARGS='wsdoctor {self.url}'\n"
-            f"  Manage:     make stack-manage ARGS='createsuperuser'   (any manage.py command)\n"
-            f"  Logs:       this terminal; nginx access log: {self.layout.nginx_access_log}\n"
+            f"  Diagnose:   {self.hint('stack-manage', f'wsdoctor {self.url}')}\n"
+            f"  Manage:     {self.hint('stack-manage', 'createsuperuser')}   (any manage.py command)\n"
+            f"  Processes:  {self.hint('stack-ctl', 'status')}   (or 'restart daphne1', 'tail -f nginx'); "
+            f"one that dies is restarted\n"
+            f"  Logs:       this terminal, and {self.layout.logs}/<process>.log; nginx access log: "
+            f"{self.layout.nginx_access_log}\n"
             f"  READY {self.url}\n",
             flush=True,
         )
+
+
+def copy_lines(source, destination):
+    for line in iter(source.readline, b""):
+        destination.write(line)
+        destination.flush()
 
 
 def manage_running(layout, args):
@@ -287,9 +472,17 @@ def manage_running(layout, args):
     return subprocess.run([sys.executable, "manage.py", *args], cwd=APP_DIR, env=env, check=False).returncode
 
 
+def supervisorctl(layout, args):
+    """supervisorctl against the stack running in layout."""
+    if not layout.supervisord_conf.exists() or not Supervisor(layout.supervisor_socket).answering():
+        raise StackError(f"no stack is running in {layout.root}: start one with `make stack` first")
+    return subprocess.run([sys.executable, "-m", "supervisor.supervisorctl", "-c", str(layout.supervisord_conf),
+                           *args], check=False).returncode
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(prog="python -m ops.stack", description=__doc__.split("\n\n")[0])
-    parser.add_argument("--dir", default=str(REPO_DIR / ".stack"), help="state directory (default: .stack)")
+    parser.add_argument("--dir", default=str(DEFAULT_DIR), help="state directory (default: .stack)")
     commands = parser.add_subparsers(dest="command", required=True)
     up = commands.add_parser("up", help="start the stack in the foreground (Ctrl-C stops it)")
     up.add_argument("--port", type=int, default=8080, help="nginx port on 127.0.0.1 (default 8080)")
@@ -299,14 +492,28 @@ def main(argv=None):
                     help="template variable, as for python -m ops.render (e.g. nginx_ws_read_timeout=5)")
     manage = commands.add_parser("manage", help="run manage.py with the running stack's environment")
     manage.add_argument("args", nargs=argparse.REMAINDER)
+    commands.add_parser("status", help="every process of the running stack: state, pid, uptime")
+    restart = commands.add_parser("restart", help="stop, then start, processes of the running stack")
+    restart.add_argument("names", nargs="+", metavar="NAME", help="postgres, redis, http, daphne1, ..., nginx")
+    ctl = commands.add_parser("ctl", help="any supervisorctl command against the running stack "
+                                          "(stop NAME, start NAME, signal HUP nginx, tail -f daphne1, ...)")
+    ctl.add_argument("args", nargs=argparse.REMAINDER)
     args = parser.parse_args(argv)
 
     try:
         if args.command == "manage":
             return manage_running(Layout(args.dir), args.args)
+        if args.command == "status":
+            return supervisorctl(Layout(args.dir), ["status"])
+        if args.command == "restart":
+            return supervisorctl(Layout(args.dir), ["restart", *args.names])
+        if args.command == "ctl":
+            return supervisorctl(Layout(args.dir), args.args)
         stack = Stack(args.dir, args.port, args.daphne, dict(args.set), args.demo_password)
         return stack.up()
-    except (StackError, PostgresError, ToolMissing, render.RenderError) as error:
+    except KeyboardInterrupt:  # before anything was started
+        return 0
+    except (StackError, PostgresError, SupervisorError, ToolMissing, render.RenderError) as error:
         print(f"stack: {error}", file=sys.stderr)
         return 2
 

@@ -1,6 +1,7 @@
 """Small helpers shared by the launcher and the tests: finding tools, reading logs, file
 limits, HTTP over a unix socket."""
 
+import errno
 import http.client
 import resource
 import shutil
@@ -53,3 +54,24 @@ class UnixHTTPConnection(http.client.HTTPConnection):
         self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
         self.sock.settimeout(self.timeout)
         self.sock.connect(self.path)
+
+
+def http_connection(endpoint, timeout):
+    """An HTTP connection to {"unix": path} or {"host": h, "port": p}."""
+    if "unix" in endpoint:
+        return UnixHTTPConnection(endpoint["unix"], timeout=timeout)
+    return http.client.HTTPConnection(endpoint["host"], endpoint["port"], timeout=timeout)
+
+
+def port_in_use(address, port):
+    """Whether something listens on address:port already (a bind fails the way nginx's would);
+    TIME_WAIT leftovers do not count, nginx binds with SO_REUSEADDR too."""
+    with socket.socket() as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind((address, port))
+        except OSError as error:
+            if error.errno == errno.EADDRINUSE:
+                return True
+            raise
+    return False

@@ -1,4 +1,5 @@
-"""Real processes for live tests and benchmarks: redis-server and daphne on loopback.
+"""Real processes for live tests and benchmarks: redis-server and daphne on loopback, and the
+local production stack.
 
 Each process gets a free port, a log file, and is stopped (then killed) at teardown.
 """
@@ -13,7 +14,8 @@ import time
 import urllib.request
 from pathlib import Path
 
-from ops.tools import APP_DIR, REPO_DIR, tail
+from ops.supervise import Supervisor, read_programs
+from ops.tools import APP_DIR, REPO_DIR, http_connection, tail
 
 DEMO_PASSWORD = "live-demo-password-1"
 
@@ -181,9 +183,15 @@ def wsgi_server(env, log_path):
 class LocalStack(Process):
     """`python -m ops.stack up`: the same launcher as `make stack`, in a directory of its own.
 
-    Its output (honcho's, so every daphne, the HTTP server and nginx's error log) goes to
-    `log_path`; nginx's access log is `access_log`. Ready once the launcher prints READY,
-    which it does after nginx, every daphne, the HTTP server and /api/websocket/health/ answer.
+    Its output (the stream of every process but PostgreSQL, "HH:MM:SS daphne1.1 | text", and the
+    stack's own "system | ..." lines: started, died, restarted, stopped) goes to `log_path`;
+    nginx's access log is `access_log`. Ready once the launcher prints READY, which it does
+    after nginx, every daphne, the HTTP server and /api/websocket/health/ answer.
+
+    Its processes (postgres, redis, http, daphne1.., nginx) are supervisord's: `pid`, `kill`,
+    `restart`, `stop_process`, `start_process`, `pause`/`resume` and `wait_running` reach them
+    through supervisord's unix socket in the stack's directory. One that dies is restarted after
+    its `restart_sec`, as its systemd unit says.
     """
 
     def __init__(self, root, log_path, daphne=2, settings=(), ready_timeout=150):
@@ -192,17 +200,88 @@ class LocalStack(Process):
         self.base_url = f"http://127.0.0.1:{self.port}"
         self.ws_base = f"ws://127.0.0.1:{self.port}"
         self.access_log = self.root / "logs" / "nginx-access.log"
+        self.supervisor = Supervisor(self.root / "supervisor" / "supervisord.sock")
+        self.paused = set()
         args = [sys.executable, "-m", "ops.stack", "--dir", str(self.root), "up", "--port", str(self.port),
                 "--daphne", str(daphne), "--demo-password", DEMO_PASSWORD]
         for key, value in dict(settings).items():
             args += ["--set", f"{key}={value}"]
         super().__init__(args, log_path, env={**os.environ, "PYTHONUNBUFFERED": "1"}, cwd=REPO_DIR)
         self.await_ready(lambda: f"READY {self.base_url}" in self.read_log(), ready_timeout, "the local stack")
+        self.programs = read_programs(self.root / "supervisor" / "programs.json")
 
     def stop(self, timeout=40):
-        # The launcher stops honcho (which stops its processes) and PostgreSQL, then exits.
+        # The launcher has supervisord stop every process (PostgreSQL last), then exits.
+        for name in list(self.paused):
+            self.resume(name)
         super().stop(timeout)
 
+    # --- its processes ----------------------------------------------------------------------
+    def pid(self, name):
+        """The PID of process `name` (0 while it is not running)."""
+        return self.supervisor.info(name)["pid"]
+
+    def state(self, name):
+        """supervisord's state of `name`: RUNNING, STARTING, EXITED (waiting RestartSec), STOPPED..."""
+        return self.supervisor.info(name)["statename"]
+
+    def restart_sec(self, name):
+        return self.programs[name].restart_sec
+
+    def kill(self, name, signum=signal.SIGKILL):
+        """Send `signum` to the process's main PID (nginx's master, gunicorn's arbiter); returns it."""
+        pid = self.pid(name)
+        self.supervisor.signal(name, signum)
+        return pid
+
+    def restart(self, name):
+        """Stop (its stop signal; SIGKILL after its stop timeout) and start it again, as
+        `systemctl restart` would; returns once it runs."""
+        self.supervisor.restart(name)
+
+    def stop_process(self, name):
+        """Stop it and keep it stopped (a stopped process is not restarted)."""
+        self.supervisor.stop(name)
+
+    def start_process(self, name):
+        self.supervisor.start(name)
+
+    def pause(self, name):
+        """SIGSTOP the process and every process under it (PostgreSQL's backends, nginx's workers):
+        alive, holding its sockets, answering nothing. `resume` (and `stop`) continue it."""
+        for pid in [self.pid(name), *descendants(self.pid(name))]:
+            os.kill(pid, signal.SIGSTOP)
+        self.paused.add(name)
+
+    def resume(self, name):
+        for pid in [self.pid(name), *descendants(self.pid(name))]:
+            os.kill(pid, signal.SIGCONT)
+        self.paused.discard(name)
+
+    def wait_running(self, name, timeout, other_than=None):
+        """Wait until supervisord runs `name` (with a PID other than `other_than`, e.g. the one
+        killed); returns its PID. RUNNING means up for a second, not yet serving: see healthy()."""
+        found = {}
+
+        def running():
+            info = self.supervisor.info(name)
+            found["pid"] = info["pid"]
+            return info["statename"] == "RUNNING" and info["pid"] not in (0, other_than)
+
+        wait_until(running, timeout, f"{name} running again", log=self.log_path)
+        return found["pid"]
+
+    def healthy(self, name):
+        """Whether `name` (http, daphne1..: its own socket or port, not through nginx; nginx:
+        through nginx) answers /healthz with 200."""
+        connection = http_connection(self.programs[name].endpoint, timeout=2)
+        try:
+            connection.request("GET", "/healthz", headers={"Host": "127.0.0.1"})
+            return connection.getresponse().status == 200
+        finally:
+            connection.close()
+
+    # --- Django and logs ------------------------------------------------------------------------
     def manage(self, *args, env=None):
         return self.manage_in(self.root, *args, env=env)
 
@@ -216,3 +295,20 @@ class LocalStack(Process):
 
     def read_access_log(self):
         return self.access_log.read_text(errors="replace") if self.access_log.exists() else ""
+
+
+def descendants(pid):
+    """PIDs of every process under `pid` (children, their children...), from /proc."""
+    children = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        children.setdefault(int(fields[1]), []).append(int(stat.parent.name))
+    found, todo = [], list(children.get(pid, []))
+    while todo:
+        child = todo.pop()
+        found.append(child)
+        todo.extend(children.get(child, []))
+    return found

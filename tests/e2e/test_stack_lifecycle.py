@@ -1,17 +1,32 @@
-"""The launcher itself: the manage.py passthrough works against the running stack, Ctrl-C
-stops every process (PostgreSQL included), and what the user made survives a restart."""
+"""The launcher itself: it refuses a taken port before starting anything, the manage.py and
+supervisorctl passthroughs work against the running stack, Ctrl-C stops every process
+(PostgreSQL included) and what the user made survives a restart; and a process that dies is
+restarted after its unit's RestartSec= while the others keep serving, as systemd does."""
 
+import asyncio
+import json
 import os
 import shutil
 import signal
+import socket
+import subprocess
+import sys
+import time
 from pathlib import Path
 
 import pytest
+import redis
+from websockets.exceptions import ConnectionClosed
 
-from ops.testing.client import http
-from ops.testing.processes import LocalStack, wait_until
+from ops.testing.client import connect_on_each_instance, http, login, receive, ws_connect
+from ops.testing.processes import LocalStack, descendants, wait_until
+from ops.tools import REPO_DIR
 
 from .conftest import require_stack_tools, stack_directory
+
+# A restarted process is back within its RestartSec plus this: a daphne imports Django and the
+# app in a few seconds, on two busy cores.
+START_ALLOWANCE = 25
 
 
 def processes_under(root):
@@ -27,12 +42,56 @@ def processes_under(root):
     return [pid for pid in found if pid != os.getpid()]
 
 
+def alive(pid):
+    """Running (a zombie waiting for its reaper is not)."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return False
+
+
+def answers(stack, name):
+    try:
+        return stack.healthy(name)
+    except OSError:
+        return False
+
+
+def ops_stack(root, *args):
+    return subprocess.run([sys.executable, "-m", "ops.stack", "--dir", str(root), *args], cwd=REPO_DIR,
+                          capture_output=True, text=True, timeout=120)
+
+
 @pytest.fixture
 def root():
     require_stack_tools()
     directory = stack_directory()
     yield directory
     shutil.rmtree(directory, ignore_errors=True)
+
+
+def test_a_taken_port_is_refused_before_anything_starts(root):
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        started = time.monotonic()
+        result = ops_stack(root, "up", "--port", str(port))
+        took = time.monotonic() - started
+    assert result.returncode == 2, result.stdout + result.stderr
+    assert f"port {port} on 127.0.0.1 is already in use" in result.stderr
+    assert "STACK_PORT=" in result.stderr and "Nothing was started" in result.stderr
+    assert "READY" not in result.stdout
+    assert took < 20  # no PostgreSQL, no migrate: it only read the templates
+    assert not (Path(root) / "postgres").exists()  # not even initdb ran
+    assert not processes_under(root)
+
+
+def test_manage_without_a_stack_says_how_to_start_one(root):
+    result = LocalStack.manage_in(root, "check")
+    assert result.returncode == 2 and "start one with `make stack`" in result.stderr
+    status = ops_stack(root, "status")
+    assert status.returncode == 2 and "no stack is running" in status.stderr
 
 
 def test_ctrl_c_stops_everything_and_keeps_the_data(root, tmp_path):
@@ -43,14 +102,21 @@ def test_ctrl_c_stops_everything_and_keeps_the_data(root, tmp_path):
             env={"DJANGO_SUPERUSER_PASSWORD": "kept-across-restarts-1"},
         )
         assert created.returncode == 0, created.stderr
-        assert len(processes_under(root)) >= 5  # launcher, honcho, redis, postgres, daphne, gunicorn, nginx
+        status = ops_stack(root, "status")
+        for name in ("postgres", "redis", "http", "daphne1", "nginx"):
+            assert any(line.split()[:2] == [name, "RUNNING"] for line in status.stdout.splitlines()), status.stdout
+        # launcher, supervisord, its listener, postgres, redis, daphne, gunicorn, nginx
+        assert len(processes_under(root)) >= 8
         # Ctrl-C: the terminal sends SIGINT to the launcher's whole process group.
         os.killpg(first.popen.pid, signal.SIGINT)
-        assert first.popen.wait(60) == 130  # stopped by Ctrl-C
+        assert first.popen.wait(60) == 0  # stopped as asked: success
     finally:
         first.stop()
     wait_until(lambda: not processes_under(root), 20, "every process of the stack to exit")
-    assert "stack stopped; its data stays in" in first.read_log()
+    output = first.read_log()
+    assert "stack stopped; its data stays in" in output
+    for label in ("nginx.1", "daphne1.1", "http.1", "redis.1", "postgres.1"):
+        assert f"{label} stopped (" in output, label
 
     second = LocalStack(root, tmp_path / "second.log", daphne=1)
     try:
@@ -62,6 +128,90 @@ def test_ctrl_c_stops_everything_and_keeps_the_data(root, tmp_path):
     wait_until(lambda: not processes_under(root), 20, "every process of the stack to exit")
 
 
-def test_manage_without_a_stack_says_how_to_start_one(root):
-    result = LocalStack.manage_in(root, "check")
-    assert result.returncode == 2 and "start one with `make stack`" in result.stderr
+# --- a process dies: one stack for the module (after the tests above stopped theirs) --------------
+@pytest.fixture(scope="module")
+def running(tmp_path_factory):
+    require_stack_tools()
+    directory = stack_directory()
+    stack = LocalStack(directory, tmp_path_factory.mktemp("faults") / "stack-output.log")
+    yield stack
+    stack.stop()
+    shutil.rmtree(directory, ignore_errors=True)
+
+
+async def closes(ws, timeout):
+    """Whether `ws` is closed within `timeout` (messages before that are skipped)."""
+    try:
+        async with asyncio.timeout(timeout):
+            while True:
+                await ws.recv()
+    except ConnectionClosed:
+        return True
+    except TimeoutError:
+        return False
+
+
+async def pong(ws):
+    await ws.send(json.dumps({"type": "ping"}))
+    return (await receive(ws, "pong"))["type"] == "pong"
+
+
+async def test_a_killed_daphne_comes_back_while_the_other_keeps_serving(running):
+    token = login(running, "carol")
+    sockets = await connect_on_each_instance(running, "/ws/feed/?team=faults", token, {"daphne-1", "daphne-2"})
+    survivor, victim = sockets["daphne-2"], sockets["daphne-1"]
+    restart_sec = running.restart_sec("daphne1")
+    offset = len(running.read_log())
+    try:
+        killed = running.kill("daphne1", signal.SIGKILL)
+        started = time.monotonic()
+        assert await closes(victim, 10)  # its sockets went with it
+
+        # The restart window: daphne2 keeps its socket and takes every new one nginx passes on.
+        connects = 0
+        while not answers(running, "daphne1"):
+            assert time.monotonic() - started < restart_sec + START_ALLOWANCE, "daphne1 did not come back"
+            async with ws_connect(running, "/ws/feed/?team=faults", token=token) as ws:
+                await receive(ws, "connection_established")
+            connects += 1
+            assert await pong(survivor)
+            await asyncio.sleep(0.25)  # inside nginx's handshake rate (10/s per address)
+        back = time.monotonic() - started
+
+        assert connects > 0
+        assert restart_sec <= back <= restart_sec + START_ALLOWANCE
+        assert running.pid("daphne1") not in (0, killed)
+        assert await pong(survivor)
+    finally:
+        await survivor.close()
+    wait_until(lambda: "daphne1.1 restarted (pid=" in running.read_log()[offset:], 10, "the restart in the output")
+    output = running.read_log()[offset:]
+    assert f"daphne1.1 died (terminated by SIGKILL); restarting it in {restart_sec:g} s" in output
+    assert "daphne2.1 stopped" not in output and "daphne2.1 died" not in output
+
+
+def test_a_killed_redis_is_restarted(running):
+    offset = len(running.read_log())
+    killed = running.kill("redis", signal.SIGKILL)
+    running.wait_running("redis", running.restart_sec("redis") + START_ALLOWANCE, other_than=killed)
+    client = redis.Redis(unix_socket_path=str(running.root / "redis" / "redis.sock"))
+    try:
+        wait_until(client.ping, 10, "redis answering PING")
+    finally:
+        client.close()
+    wait_until(lambda: "redis.1 restarted (pid=" in running.read_log()[offset:], 10, "the restart in the output")
+    assert "redis.1 died (terminated by SIGKILL); restarting it in 1 s" in running.read_log()[offset:]
+
+
+def test_a_killed_nginx_is_restarted_without_its_old_workers(running):
+    master = running.pid("nginx")
+    workers = descendants(master)
+    assert workers
+    offset = len(running.read_log())
+    running.kill("nginx", signal.SIGKILL)
+    running.wait_running("nginx", running.restart_sec("nginx") + START_ALLOWANCE, other_than=master)
+    # The old workers, which would hold the port, went with their master (as in systemd's cgroup).
+    wait_until(lambda: not any(alive(pid) for pid in workers), 10, "the old master's workers to exit")
+    wait_until(lambda: answers(running, "nginx"), 10, "nginx serving again")
+    wait_until(lambda: "nginx.1 restarted (pid=" in running.read_log()[offset:], 10, "the restart in the output")
+    assert "nginx.1 died (terminated by SIGKILL); restarting it in 1 s" in running.read_log()[offset:]
