@@ -15,12 +15,13 @@ LOCK_ENV := PIP_CONFIG_FILE=/dev/null PIP_FIND_LINKS= PIP_EXTRA_INDEX_URL= PIP_I
 COMPILE  := $(LOCK_ENV) $(abspath $(VENV))/bin/pip-compile --quiet --generate-hashes --allow-unsafe --strip-extras \
             --no-emit-index-url --no-emit-find-links --resolver=backtracking
 
-.PHONY: help venv run stack stack-manage render bench bench-full test lint unit molecule argument-specs lock upgrade clean
+.PHONY: help venv run stack stack-manage stack-ctl configs bench bench-full test lint unit molecule argument-specs lock upgrade clean
 help:
 	@echo "make run      start the app on http://$(HOST):$(PORT) (SQLite, in-memory layer, demo users)"
 	@echo "make stack    nginx + $(DAPHNE) daphne + gunicorn/uvicorn + Redis + PostgreSQL on http://127.0.0.1:$(STACK_PORT)"
 	@echo "make stack-manage ARGS='createsuperuser'   any manage.py command against the running stack"
-	@echo "make render OUT=dir VARS='my-vars.yml secrets.yml'   nginx/, systemd/ and app.env for a server"
+	@echo "make stack-ctl ARGS='status'   the running stack's processes (restart daphne1, stop nginx, tail -f http)"
+	@echo "make configs OUT=dir VARS='my-vars.yml secrets.yml'   nginx/, systemd/ and app.env for a server"
 	@echo "make bench    the benchmark suite, quick (1,000 sockets, a few minutes): bench/results/quick/results.md"
 	@echo "make bench-full [PROFILE=1]   the whole suite (10,000 sockets, ~20 min; py-spy profile): bench/results/full/"
 	@echo "make test     lint + every test (unit, live, end-to-end through nginx, headless Chromium, molecule)"
@@ -37,6 +38,13 @@ $(VENV)/.dev-installed: $(REQ)/dev.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --require-hashes -r $(REQ)/dev.txt
 	touch $@ $(VENV)/.base-installed
+
+# The renderer alone (Jinja2, PyYAML) in a venv of its own: `make configs` needs nothing else.
+RENDER_PY := $(abspath $(VENV))/render/bin/python
+$(VENV)/render/.installed: ops/render-requirements.txt
+	test -x $(RENDER_PY) || $(PYTHON) -m venv $(VENV)/render
+	$(RENDER_PY) -m pip install --quiet --require-hashes -r ops/render-requirements.txt
+	touch $@
 
 # checkov (tests/terraform) in a venv of its own: its pins (packaging<24) clash with the dev set.
 CHECKOV := $(VENV)/checkov/bin/checkov
@@ -64,9 +72,13 @@ stack: $(VENV)/.dev-installed
 stack-manage: $(VENV)/.dev-installed
 	$(PY) -m ops.stack --dir $(STACK_DIR) manage $(ARGS)
 
-render: $(VENV)/.dev-installed
-	@test -n "$(OUT)" || { echo "usage: make render OUT=dir [VARS='my-vars.yml secrets.yml'] [TARGETS='nginx systemd env']"; exit 2; }
-	$(PY) -m ops.render --out $(OUT) $(foreach file,$(VARS),--vars $(file)) $(TARGETS)
+stack-ctl: $(VENV)/.dev-installed
+	$(PY) -m ops.stack --dir $(STACK_DIR) ctl $(ARGS)
+
+# Server configs (python -m ops.render); not Render.com, whose blueprint is render.yaml.
+configs: $(VENV)/render/.installed
+	@test -n "$(OUT)" || { echo "usage: make configs OUT=dir [VARS='my-vars.yml secrets.yml'] [TARGETS='nginx systemd env']"; exit 2; }
+	$(RENDER_PY) -m ops.render --out $(OUT) $(foreach file,$(VARS),--vars $(file)) $(TARGETS)
 
 # Figures as ratios to a bare websockets server and to the default configuration, measured
 # in the same run; nothing about times is asserted (CI runs `make bench` to prove it works).
