@@ -11,6 +11,7 @@ from channels.exceptions import StopConsumer
 from channels.generic.websocket import AsyncWebsocketConsumer
 from channels.layers import get_channel_layer
 from django.conf import settings
+from django.db import DatabaseError
 
 from . import protocol, stats
 from .groups import local_groups, run_eagerly
@@ -102,7 +103,9 @@ class JsonProtocolConsumer(AsyncWebsocketConsumer):
             await self.close(code=code)
             return
         try:
-            for group in await self.get_groups():
+            async with asyncio.timeout(settings.WS_AUTH_TIMEOUT):  # get_groups may ask the database
+                groups = await self.get_groups()
+            for group in groups:
                 self.groups_joined.append(group)
                 await local_groups(self.channel_layer).join(group, self)
             if self.user and self.user.is_authenticated:
@@ -172,12 +175,19 @@ class JsonProtocolConsumer(AsyncWebsocketConsumer):
         closing.add_done_callback(lambda task: task.cancelled() or task.exception())
 
     async def check_access(self):
+        if self.scope.get("auth_unavailable"):
+            return self.refuse(protocol.UNAVAILABLE_CLOSE, "credentials could not be checked (database unavailable)")
         error = self.scope.get("auth_error")
         if error:
             return self.refuse(protocol.UNAUTHENTICATED, error)
         if self.requires_auth and not (self.user and self.user.is_authenticated):
             return self.refuse(protocol.UNAUTHENTICATED, "no credentials (send a ticket, token or session)")
-        return await self.authorize()
+        try:
+            async with asyncio.timeout(settings.WS_AUTH_TIMEOUT):
+                return await self.authorize()
+        except (TimeoutError, DatabaseError) as error:
+            return self.refuse(protocol.UNAVAILABLE_CLOSE, f"access could not be checked ({type(error).__name__}: "
+                                                          "database unavailable or too slow)")
 
     def refuse(self, code, reason):
         logger.warning(

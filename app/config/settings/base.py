@@ -95,7 +95,11 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql" and env.boo
     # call, and the connects were the largest cost of a connect storm (bench/RESULTS.md).
     # Pooling replaces CONN_MAX_AGE (Django refuses both).
     DATABASES["default"]["CONN_MAX_AGE"] = 0
-    DATABASES["default"].setdefault("OPTIONS", {})["pool"] = {
+    # A database that does not answer a connect fails it in seconds, not after the OS's TCP
+    # timeout (minutes): the pool's getconn and every handshake waiting on it give up in time.
+    options = DATABASES["default"].setdefault("OPTIONS", {})
+    options.setdefault("connect_timeout", env.int("DB_CONNECT_TIMEOUT", default=5))
+    options["pool"] = {
         "min_size": env.int("DB_POOL_MIN_SIZE", default=1),
         "max_size": env.int("DB_POOL_MAX_SIZE", default=4),
         # Seconds a caller waits for a free connection before an error.
@@ -196,6 +200,9 @@ WS_AUTH_BACKENDS = env.list(
         "wsauth.backends.QueryTokenBackend",
     ],
 )
+# Seconds a handshake may spend checking its credential and access (the database): past it the
+# socket is closed with 4013 (retry later) instead of hanging until the proxy gives up.
+WS_AUTH_TIMEOUT = env.float("WS_AUTH_TIMEOUT", default=5.0)
 # What a bearer credential may be: our opaque tokens, and JWTs when WS_AUTH_JWT is on.
 WS_AUTH_JWT = env.bool("WS_AUTH_JWT", default=False)
 TOKEN_VERIFIERS = ["tokens.verifiers.TokenStoreVerifier"]

@@ -144,3 +144,39 @@ class TestJWT:
         settings.TOKEN_VERIFIERS = ["tokens.verifiers.TokenStoreVerifier"]
         _, communicator = await ws("/ws/notifications/", subprotocols=["bearer", jwt])
         assert await receive_close(communicator) == 4001
+
+
+async def test_a_credential_check_the_database_does_not_answer_closes_4013_in_time(ws, alice_token, settings,
+                                                                                 monkeypatch, caplog):
+    """A stalled database held handshakes until the proxy gave up (502); now the socket is
+    closed with 4013 (retry later) after WS_AUTH_TIMEOUT, and the log says why."""
+    import asyncio
+    import time
+
+    from wsauth import backends
+
+    settings.WS_AUTH_TIMEOUT = 0.3
+
+    async def stalled(raw, method, **extra):
+        await asyncio.sleep(30)
+
+    monkeypatch.setattr(backends, "_verify", stalled)
+    started = time.monotonic()
+    _, communicator = await ws("/ws/notifications/", subprotocols=["bearer", alice_token])
+    assert await receive_close(communicator) == 4013
+    assert time.monotonic() - started < 2
+    assert "no answer within 0.3 s (WS_AUTH_TIMEOUT)" in caplog.text and alice_token not in caplog.text
+
+
+async def test_a_database_error_during_the_check_closes_4013(ws, alice_token, monkeypatch, caplog):
+    from django.db import OperationalError
+
+    from wsauth import backends
+
+    async def broken(raw, method, **extra):
+        raise OperationalError("server closed the connection unexpectedly")
+
+    monkeypatch.setattr(backends, "_verify", broken)
+    _, communicator = await ws("/ws/notifications/", subprotocols=["bearer", alice_token])
+    assert await receive_close(communicator) == 4013
+    assert "database error (OperationalError)" in caplog.text
