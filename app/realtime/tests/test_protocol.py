@@ -30,11 +30,13 @@ async def test_echo_is_open_to_anonymous_clients(ws):
     assert await communicator.receive_json_from() == {"type": "echo", "data": {"x": 1}}
 
 
-@pytest.mark.parametrize("message", [{"type": "ping", "ts": 7}, {"action": "ping", "ts": 7}])
+@pytest.mark.parametrize("message", [{"type": "ping", "ts": 7}, {"action": "ping", "ts": 7},
+                                     {"type": "ping", "timestamp": 7}])
 async def test_ping_pong(ws, message):
+    """The pong carries every spelling clients read (compatibility aliases, README)."""
     communicator, _ = await echo(ws)
     await communicator.send_json_to(message)
-    assert await communicator.receive_json_from() == {"type": "pong", "ts": 7}
+    assert await communicator.receive_json_from() == {"type": "pong", "ts": 7, "timestamp": 7, "message": "pong"}
 
 
 @pytest.mark.parametrize(
