@@ -3,10 +3,12 @@ many on one socket (join_conversation / leave_conversation), as mobile clients o
 expect. Both share ChatSocket: the same frames in, the same frames out, the same groups, so a
 message posted anywhere reaches both kinds of socket."""
 
+import asyncio
 import logging
 
 from channels.db import database_sync_to_async
 from django.conf import settings
+from django.db import DatabaseError
 
 from realtime.consumers import JsonProtocolConsumer, group_frame
 from realtime.groups import local_groups
@@ -259,7 +261,15 @@ class ChatMultiplexConsumer(ChatSocket):
                     f"At most {settings.CHAT_MAX_JOINED_CONVERSATIONS} conversations per socket: leave one first.",
                     ref="join_conversation", conversation_id=conversation_id)
                 return
-            access, _ = await database_sync_to_async(services.conversation_access)(conversation_id, self.user)
+            try:  # bounded like the per-conversation route's check at connect
+                async with asyncio.timeout(settings.WS_AUTH_TIMEOUT):
+                    access, _ = await database_sync_to_async(services.conversation_access)(conversation_id, self.user)
+            except (TimeoutError, DatabaseError) as error:
+                logger.warning("join_conversation %s on %s: membership could not be checked (%s)", conversation_id,
+                               self.scope.get("path"), type(error).__name__)
+                await self.send_error(protocol.UNAVAILABLE, "Membership could not be checked now: join again later.",
+                                      ref="join_conversation", conversation_id=conversation_id)
+                return
             if access != "ok":
                 code, why = {"not_found": (protocol.NOT_FOUND, "does not exist"),
                              "forbidden": (protocol.FORBIDDEN, "is not one of yours")}[access]

@@ -152,3 +152,21 @@ async def test_the_per_conversation_route_still_answers_as_before(open_socket, r
     assert (await next_of(alice, "error"))["code"] == "not_joined"
     await alice.send_json_to({"type": "join_conversation", "conversation_id": room.pk})
     assert (await next_of(alice, "error"))["code"] == "unknown_type"
+
+
+async def test_a_membership_check_the_database_cannot_answer_keeps_the_socket(open_socket, room, tokens, monkeypatch):
+    from django.db import OperationalError
+
+    from chat import services
+
+    alice = await open_socket("/ws/chat/", tokens["alice"])
+
+    def down(*args):
+        raise OperationalError("the database is restarting")
+
+    monkeypatch.setattr(services, "conversation_access", down)
+    await alice.send_json_to({"type": "join_conversation", "conversation_id": room.pk})
+    error = await next_of(alice, "error")
+    assert error["code"] == "unavailable" and error["conversation_id"] == room.pk
+    monkeypatch.undo()
+    await joined(alice, room.pk)
