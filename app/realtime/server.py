@@ -24,6 +24,8 @@ from twisted.web.http import HTTPChannel
 from realtime.protocol import TOO_SLOW
 
 GOING_AWAY = 1001
+# How long a client cut off for not reading may still read what it was sent, and the close.
+SLOW_CLIENT_GRACE_SECONDS = 30
 logger = logging.getLogger("daphne.server")
 
 _buffered_write = abstract.FileDescriptor.write
@@ -148,8 +150,10 @@ class LeanWebSocketProtocol(WebSocketProtocol):
             logger.warning("websocket closed: path=%s code=%s reason=the client is not reading (%d bytes unsent, "
                            "WS_MAX_SEND_BUFFER_BYTES=%d)", getattr(self.request, "path", "?"), TOO_SLOW, unsent,
                            settings.WS_MAX_SEND_BUFFER_BYTES)
-            # Behind what it has not read: autobahn drops the connection after its close
-            # handshake timeout, freeing the buffer.
+            # Queued behind what it has not read (nothing more is added): a client that reads
+            # again within the grace gets every frame, then 4009; then autobahn drops the
+            # connection, freeing the buffer.
+            self.closeHandshakeTimeout = SLOW_CLIENT_GRACE_SECONDS
             self.sendCloseFrame(code=TOO_SLOW, isReply=False)
         return True
 

@@ -105,6 +105,10 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql" and env.boo
         # Seconds a caller waits for a free connection before an error.
         "timeout": env.float("DB_POOL_TIMEOUT", default=10.0),
     }
+    # Each connection is checked as it leaves the pool (one empty query; Django passes psycopg's
+    # check_connection for it): after a database restart every pooled connection is dead, and
+    # each answered one request with a 500.
+    DATABASES["default"]["CONN_HEALTH_CHECKS"] = env.bool("DB_POOL_CHECK", default=True)
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # Several processes and threads write the same file. IMMEDIATE takes the write lock at
     # BEGIN, so a second writer waits up to `timeout` seconds; with SQLite's default deferred
