@@ -164,6 +164,9 @@ async def test_every_documented_client_frame_is_accepted(ws, sockets, route):
 
 
 # --- every frame the unit tests make the consumers send ------------------------------------
+# A second pytest over the unit tests (about 40 s): run with the live tests, not by `make unit`.
+@pytest.mark.live
+@pytest.mark.timeout(300)
 def test_every_frame_the_unit_tests_send_validates(tmp_path):
     """Runs the unit tests that open sockets (the `ws` fixture) again, with a plugin that writes
     down each frame and close the consumers send, and checks each against its route's schema."""
@@ -171,7 +174,7 @@ def test_every_frame_the_unit_tests_send_validates(tmp_path):
     run = subprocess.run(
         [sys.executable, "-m", "pytest", "app", "-q", "-p", "realtime.schema.recorder", "-p", "no:cacheprovider",
          "--ignore", str(Path(__file__)), "-o", "timeout=60"],
-        cwd=REPO, env={**os.environ, "FRAMES_RECORD": str(record)}, capture_output=True, text=True, timeout=170,
+        cwd=REPO, env={**os.environ, "FRAMES_RECORD": str(record)}, capture_output=True, text=True, timeout=280,
     )
     assert " passed" in run.stdout, run.stdout[-3000:] + run.stderr[-3000:]
     entries = [json.loads(line) for line in record.read_text().splitlines()]
