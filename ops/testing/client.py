@@ -100,7 +100,7 @@ def ticket(server, token):
 
 
 def ws_connect(server, path, token=None, **kwargs):
-    headers = {"Authorization": f"Token {token}"} if token else None
+    headers = {**({"Authorization": f"Token {token}"} if token else {}), **(kwargs.pop("additional_headers", None) or {})}
     uri = server.ws_base + path
     parts = urllib.parse.urlsplit(uri)
     if parts.hostname in RESOLVE:
@@ -116,7 +116,7 @@ def ws_connect(server, path, token=None, **kwargs):
     return connect(
         uri,
         origin=origin,
-        additional_headers=headers,
+        additional_headers=headers or None,
         proxy=None,
         open_timeout=kwargs.pop("open_timeout", 10),
         **kwargs,

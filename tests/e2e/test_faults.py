@@ -494,3 +494,76 @@ async def test_invalid_utf8_and_a_10_mb_frame_close_with_their_codes_and_cost_no
     assert re.search(r"websocket closed by the server: path=/ws/test/ code=1009", output), output[-2000:]
     record(f"bad frames: invalid UTF-8 closed with 1007, a 10 MB frame refused with 1009 from its header "
            f"(daphne grew {growth} KiB), each logged with its reason")
+
+
+# --- leaks ---------------------------------------------------------------------------------------
+SESSION_FOR_BOB = """
+from django.contrib.auth import BACKEND_SESSION_KEY, HASH_SESSION_KEY, SESSION_KEY, get_user_model
+from django.contrib.sessions.backends.db import SessionStore
+user = get_user_model().objects.get(username="bob")
+session = SessionStore()
+session[SESSION_KEY], session[HASH_SESSION_KEY] = str(user.pk), user.get_session_auth_hash()
+session[BACKEND_SESSION_KEY] = "django.contrib.auth.backends.ModelBackend"
+session.save()
+print(session.session_key)
+"""
+
+
+async def test_no_credential_reaches_any_log_on_any_auth_path_even_while_upstreams_fail(stack):
+    """Every way a socket can authenticate, while everything works and while the daphnes are down
+    (nginx then writes the request line, query string included, into its error log: nginx's
+    /ws/ error log level is crit for that reason) and while the database stalls."""
+    from ops.testing.client import ticket
+
+    token = login(stack, "bob")
+    session = stack.manage("shell", "-c", SESSION_FOR_BOB).stdout.split()[-1]  # after Django 5.2's import notice
+    secrets = {"token": token, "session": session}
+    connects = {
+        "?token=": dict(path=f"/ws/notifications/?token={token}"),
+        "bearer subprotocol": dict(path="/ws/notifications/", subprotocols=["bearer", token]),
+        "Authorization header": dict(path="/ws/notifications/", token=token),
+        "session cookie": dict(path="/ws/notifications/", additional_headers={"Cookie": f"sessionid={session}"}),
+    }
+    for how, kwargs in connects.items():
+        kwargs = dict(kwargs)
+        async with ws_connect(stack, kwargs.pop("path"), **kwargs) as ws:
+            assert (await receive(ws, "connection_established"))["user"]["username"] == "bob", how
+    for name in ("url ticket", "subprotocol ticket"):
+        secrets[name] = value = await asyncio.to_thread(ticket, stack, token)
+        path, kwargs = (f"/ws/notifications/?ticket={value}", {}) if name == "url ticket" else (
+            "/ws/notifications/", {"subprotocols": ["ticket", value]})
+        async with ws_connect(stack, path, **kwargs) as ws:
+            assert (await receive(ws, "connection_established"))["auth_method"] == "ticket"
+    # Upstreams failing: no daphne to take the handshake (502), then a database that does not answer.
+    spare = await asyncio.to_thread(ticket, stack, token)
+    secrets["ticket while daphnes are down"] = spare
+    for name in ("daphne1", "daphne2"):
+        stack.stop_process(name)
+    try:
+        for path in (f"/ws/notifications/?token={token}", f"/ws/notifications/?ticket={spare}"):
+            with pytest.raises(Exception, match="502"):
+                await ws_connect(stack, path)
+    finally:
+        for name in ("daphne1", "daphne2"):
+            stack.start_process(name)
+        for name in ("daphne1", "daphne2"):
+            await until(lambda name=name: stack.healthy(name), 30, f"{name} serving again")
+    stack.pause("postgres")
+    try:
+        async with ws_connect(stack, f"/ws/notifications/?token={token}") as ws:
+            with pytest.raises(ConnectionClosed):
+                await receive(ws, timeout=15)
+            assert ws.close_code == 4013
+    finally:
+        stack.resume("postgres")
+    await asyncio.sleep(1)  # every process writes its last lines
+    assert re.search(r'"GET /ws/notifications/ HTTP/1.1" 502 .*upstream_status=', stack.read_access_log())
+    logs = {"launcher output (daphne, gunicorn, nginx error log, redis, supervisord)": stack.read_log(),
+            "nginx access log": stack.read_access_log()}
+    for path in [*(stack.root / "logs").glob("*.log"), stack.root / "postgres" / "postgres.log"]:
+        logs[str(path.relative_to(stack.root))] = path.read_text(errors="replace")
+    for log, text in logs.items():
+        for what, value in secrets.items():
+            assert value not in text, f"the {what} leaked into {log}"
+    record(f"no credential in {len(logs)} logs after {len(connects) + 2} auth paths, 2 connects through a failed "
+           "upstream (502) and 1 through a stalled database (4013)")
