@@ -13,16 +13,33 @@ from config.handlers import OneHopASGIHandler  # noqa: E402
 django_asgi_app = OneHopASGIHandler()
 
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
+from django.conf import settings  # noqa: E402
 
 from config.routing import websocket_urlpatterns  # noqa: E402
 from wsauth.middleware import WebSocketAuthMiddlewareStack  # noqa: E402
 from wsauth.origin import LoggingAllowedHostsOriginValidator  # noqa: E402
 
-application = ProtocolTypeRouter(
-    {
-        "http": django_asgi_app,
-        "websocket": LoggingAllowedHostsOriginValidator(
-            WebSocketAuthMiddlewareStack(URLRouter(websocket_urlpatterns))
-        ),
-    }
-)
+
+def websocket_application():
+    """Origin check -> auth -> routes; observed (metrics, connection logs, log context) and
+    reported to Sentry only when settings ask for it, so by default nothing wraps it."""
+    observed = settings.METRICS_ENABLED or settings.WS_LOG_CONNECTIONS or settings.LOG_FORMAT == "json"
+    routes = URLRouter(websocket_urlpatterns)
+    if observed:
+        from observability.asgi import TagUser
+
+        routes = TagUser(routes)  # inside auth: knows the user
+    app = LoggingAllowedHostsOriginValidator(WebSocketAuthMiddlewareStack(routes))
+    if observed:
+        from observability.asgi import WebSocketObserver
+
+        # Outside the Origin check, so a refused handshake is counted too.
+        app = WebSocketObserver(app, metrics=settings.METRICS_ENABLED, log_connections=settings.WS_LOG_CONNECTIONS)
+    if settings.SENTRY_DSN:
+        from observability.sentry import wrap_asgi
+
+        app = wrap_asgi(app)
+    return app
+
+
+application = ProtocolTypeRouter({"http": django_asgi_app, "websocket": websocket_application()})

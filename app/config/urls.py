@@ -1,12 +1,20 @@
+from django.conf import settings
 from django.contrib import admin
 from django.urls import include, path
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 urlpatterns = [
     path("", include("demo.urls")),
     path("", include("health.urls")),
-    path("admin/", admin.site.urls),
+    path(settings.ADMIN_URL, admin.site.urls),  # ADMIN_URL: a path of your own, not the well-known admin/
     path("api/", include("tokens.urls")),
     path("api/chat/", include("chat.urls")),
     path("api/notifications/", include("notifications.urls")),
     path("api/feed/", include("feeds.urls")),
+    # OpenAPI 3 (YAML; ?format=json) and its Swagger UI: staff only unless API_SCHEMA_PUBLIC.
+    path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
+    path("api/schema/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
 ]
+
+if settings.METRICS_ENABLED:  # otherwise /metrics is a 404 and nothing is counted
+    urlpatterns.append(path("", include("observability.urls")))

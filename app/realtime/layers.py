@@ -8,10 +8,14 @@ the groups for a day. Here every send and group operation first takes one of
 so the pool itself is never exhausted. (redis-py's BlockingConnectionPool was tried: under a
 storm, a consumer cancelled while its receive waited in the pool's condition hung for the
 whole timeout and daphne killed it.)
+
+With METRICS_ENABLED each of those operations is timed and its failures counted
+(channel_layer_operation_seconds, channel_layer_errors_total); otherwise nothing is added.
 """
 
 import asyncio
 import contextlib
+import functools
 import weakref
 
 from channels_redis import core
@@ -32,6 +36,7 @@ class RedisChannelLayer(core.RedisChannelLayer):
         smallest_pool = min(host.get("max_connections") or 100 for host in self.hosts)  # redis-py 8's default
         self.slot_count = max(1, smallest_pool - RECEIVE_RESERVE)
         self._slots = weakref.WeakKeyDictionary()  # event loop -> its semaphore
+        self._observe = _layer_observer()
 
     @contextlib.asynccontextmanager
     async def _slot(self):
@@ -53,18 +58,35 @@ class RedisChannelLayer(core.RedisChannelLayer):
         finally:
             slots.release()
 
+    async def _run(self, operation, call):
+        """`call` in one of the slots; timed (METRICS_ENABLED) from the wait for the slot to the
+        answer, which is what the caller waits."""
+        if self._observe is None:
+            async with self._slot():
+                return await call()
+        with self._observe(operation):
+            async with self._slot():
+                return await call()
+
     async def send(self, channel, message):
-        async with self._slot():
-            return await super().send(channel, message)
+        return await self._run("send", functools.partial(super().send, channel, message))
 
     async def group_add(self, group, channel):
-        async with self._slot():
-            return await super().group_add(group, channel)
+        return await self._run("group_add", functools.partial(super().group_add, group, channel))
 
     async def group_discard(self, group, channel):
-        async with self._slot():
-            return await super().group_discard(group, channel)
+        return await self._run("group_discard", functools.partial(super().group_discard, group, channel))
 
     async def group_send(self, group, message):
-        async with self._slot():
-            return await super().group_send(group, message)
+        return await self._run("group_send", functools.partial(super().group_send, group, message))
+
+
+def _layer_observer():
+    """observability.metrics.layer_operation when METRICS_ENABLED, else None (nothing timed)."""
+    from django.conf import settings
+
+    if not getattr(settings, "METRICS_ENABLED", False):
+        return None
+    from observability.metrics import layer_operation
+
+    return layer_operation

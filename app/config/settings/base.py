@@ -1,13 +1,16 @@
 """The settings every profile shares, and most of those that come from the environment.
 
 Defaults are production-safe (DEBUG off, no hosts allowed). The profiles read a few variables
-themselves: ``dev`` re-reads DJANGO_DEBUG, SECRET_KEY and ALLOWED_HOSTS with development
-defaults; ``production`` requires SECRET_KEY and REDIS_URL and reads its HTTPS and cookie flags
+themselves: ``dev`` re-reads DJANGO_DEBUG, SECRET_KEY, ALLOWED_HOSTS and API_SCHEMA_PUBLIC with
+development defaults; ``production`` requires SECRET_KEY and REDIS_URL and reads its HTTPS and cookie flags
 (SECURE_*, SESSION_COOKIE_SECURE, CSRF_COOKIE_SECURE). All of them read through ``env`` below.
 """
 
+import ipaddress
 import os
+import re
 import socket
+from datetime import timedelta
 from pathlib import Path
 
 import environ
@@ -45,6 +48,8 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "channels",
     "rest_framework",
+    "drf_spectacular",
+    "axes",
     "accounts",
     "tokens",
     "wsauth",
@@ -54,6 +59,9 @@ INSTALLED_APPS = [
     "feeds",
     "health",
     "demo",
+    "throttling",
+    "observability",
+    "apidocs",
 ]
 
 MIDDLEWARE = [
@@ -65,6 +73,8 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # Last, as django-axes asks: turns a locked-out admin login into its 429 page.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "config.urls"
@@ -121,7 +131,7 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 TOKEN_CACHE_ALIAS = "tokens"
 CACHES = {
-    "default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"},
+    # "default" (throttles, the admin's login limit) is set below, once REDIS_URL is known.
     # Tokens live in the database so every process (HTTP server, each daphne) sees the
     # same ones. A per-process LocMemCache here is the classic "works over HTTP, 4001
     # over WebSocket" bug; the realtime app's system check refuses it.
@@ -244,11 +254,17 @@ REST_FRAMEWORK = {
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    # Counted in the default cache, which every process shares (see "Per-client limits").
     "DEFAULT_THROTTLE_RATES": {
         "login": env.str("LOGIN_THROTTLE_RATE", default="10/min"),
         "ws_ticket": env.str("WS_TICKET_THROTTLE_RATE", default="60/min"),
+        "health": env.str("HEALTH_THROTTLE_RATE", default="60/min"),
     },
+    # The client is REMOTE_ADDR, which daphne and uvicorn already took from nginx's
+    # X-Forwarded-For (nginx overwrites it). DRF's default keyed on the raw header instead.
+    "NUM_PROXIES": 0,
     "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
 }
 if WS_AUTH_JWT:
     REST_FRAMEWORK["DEFAULT_AUTHENTICATION_CLASSES"].append(
@@ -276,12 +292,124 @@ STORAGES = {
 }
 
 LOG_LEVEL = env.str("LOG_LEVEL", default="INFO")
+# plain: one readable line per event (the default); json: one JSON object per line, with the
+# process's instance and, while serving a WebSocket, its route and user id (observability.logs).
+LOG_FORMAT = env.str("LOG_FORMAT", default="plain")
+if LOG_FORMAT not in ("plain", "json"):
+    raise ImproperlyConfigured(f"LOG_FORMAT={LOG_FORMAT!r}: set it to plain (the default) or json.")
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    # Adds instance/route/user_id and filters anything credential-shaped out of every line.
+    "filters": {"context": {"()": "observability.logs.ContextFilter"}},
+    "formatters": {
+        "plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"},
+        "json": {"()": "observability.logs.JsonFormatter"},
+    },
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": LOG_FORMAT, "filters": ["context"]}},
     # No log line here carries a credential: rejections log the reason only, and daphne's
     # WebSocket access lines print the path without the query string (?ticket=, ?token=).
     "root": {"handlers": ["console"], "level": LOG_LEVEL},
+}
+
+# --- Per-client limits ------------------------------------------------------------------
+# DRF's throttles (login, tickets, health) and the admin's login limit count per client in
+# the default cache. Per process (LocMemCache) a limit of 10/min was 10/min per HTTP worker and
+# per daphne; so it lives in Redis when there is one (throttling.cache: one connection pool per
+# process, and a Redis outage lets requests through instead of failing them), else in the
+# database. A per-process cache is refused in production (check throttling.E001).
+if REDIS_URL:
+    CACHES["default"] = {
+        "BACKEND": "throttling.cache.RedisCache",
+        "LOCATION": REDIS_URL,
+        "KEY_PREFIX": "cache",
+        # A stalled Redis holds a throttled request this long at most (redis-py waits forever).
+        "OPTIONS": {"socket_timeout": 1.0, "socket_connect_timeout": 1.0},
+    }
+else:
+    CACHES["default"] = {"BACKEND": "django.core.cache.backends.db.DatabaseCache", "LOCATION": "shared_cache"}
+
+# --- The admin ----------------------------------------------------------------------------
+# Where the admin lives: a path of your own keeps it out of scripted scans of /admin/.
+ADMIN_URL = env.str("ADMIN_URL", default="admin/")
+if not re.fullmatch(r"([A-Za-z0-9._~-]+/)+", ADMIN_URL) or ADMIN_URL.startswith(("api/", "ws/", "static/")):
+    raise ImproperlyConfigured(
+        f"ADMIN_URL={ADMIN_URL!r} is not a usable path: give one or more segments of letters, digits, "
+        "'.', '_', '~' or '-', each ending with '/', without a leading '/' and outside api/, ws/ and "
+        "static/ (e.g. ADMIN_URL=control-room-5f2c/)."
+    )
+# django-axes: ADMIN_LOGIN_FAILURE_LIMIT failed logins for one username from one address lock that
+# pair out of the admin for ADMIN_LOGIN_LOCKOUT_SECONDS (HTTP 429). Counted in the shared cache
+# (Redis in production), so every process sees every attempt; the API's login has its throttle.
+AUTHENTICATION_BACKENDS = [
+    "throttling.backends.AdminLoginLimitBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+AXES_ENABLED = env.bool("ADMIN_LOGIN_LIMIT", default=True)
+AXES_ONLY_ADMIN_SITE = True
+AXES_HANDLER = "throttling.backends.AdminOnlyCacheHandler"
+AXES_CACHE = "default"
+AXES_FAILURE_LIMIT = env.int("ADMIN_LOGIN_FAILURE_LIMIT", default=5)
+AXES_COOLOFF_TIME = timedelta(seconds=env.int("ADMIN_LOGIN_LOCKOUT_SECONDS", default=900))
+# Username and address together: a wrong password from elsewhere never locks the real admin out.
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_RESET_ON_SUCCESS = True
+AXES_CLIENT_IP_CALLABLE = "throttling.backends.client_address"
+AXES_ENABLE_ADMIN = False  # its admin pages list database records; the cache handler keeps none
+AXES_VERBOSE = False  # no start-up banner in every process's log
+
+# --- Monitoring access --------------------------------------------------------------------
+# Who may read the deep health report's details and /metrics (observability.access): these
+# addresses, the bearer MONITORING_TOKEN, or staff. Loopback by default: probes on the server and
+# the local stack. Empty on Render, whose proxy sets the client address from a header.
+MONITORING_ALLOWED_IPS = env.list(
+    "MONITORING_ALLOWED_IPS", default=[] if RENDER_EXTERNAL_HOSTNAME else ["127.0.0.0/8", "::1/128"]
+)
+for _cidr in MONITORING_ALLOWED_IPS:
+    try:
+        ipaddress.ip_network(_cidr, strict=False)
+    except ValueError:
+        raise ImproperlyConfigured(
+            f"MONITORING_ALLOWED_IPS: {_cidr!r} is not an address or network; give a comma-separated list "
+            "such as 127.0.0.0/8,::1/128,10.0.0.5 (or leave it empty to allow none)."
+        ) from None
+MONITORING_TOKEN = env.str("MONITORING_TOKEN", default="")
+if MONITORING_TOKEN and len(MONITORING_TOKEN) < 32:
+    raise ImproperlyConfigured(
+        "MONITORING_TOKEN is shorter than 32 characters: generate one with "
+        "python -c 'import secrets; print(secrets.token_urlsafe(32))'."
+    )
+
+# --- Observability (each off by default) --------------------------------------------------
+# Prometheus metrics at /metrics (observability.metrics). With several processes on a host
+# (gunicorn's workers, daphne instances), PROMETHEUS_MULTIPROC_DIR is a directory they share:
+# any process then answers for all of them.
+METRICS_ENABLED = env.bool("METRICS_ENABLED", default=False)
+PROMETHEUS_MULTIPROC_DIR = env.str("PROMETHEUS_MULTIPROC_DIR", default="")
+if METRICS_ENABLED:
+    MIDDLEWARE.insert(0, "observability.middleware.HttpMetricsMiddleware")  # first: counts every answer
+# One log line per WebSocket when it ends: route, user id, close code, who closed, duration.
+WS_LOG_CONNECTIONS = env.bool("WS_LOG_CONNECTIONS", default=False)
+# Errors to Sentry (observability.sentry), credentials filtered out of everything sent.
+SENTRY_DSN = env.str("SENTRY_DSN", default="")
+SENTRY_ENVIRONMENT = env.str("SENTRY_ENVIRONMENT", default="production")
+SENTRY_TRACES_SAMPLE_RATE = env.float("SENTRY_TRACES_SAMPLE_RATE", default=0.0)
+if not 0.0 <= SENTRY_TRACES_SAMPLE_RATE <= 1.0:
+    raise ImproperlyConfigured(f"SENTRY_TRACES_SAMPLE_RATE={SENTRY_TRACES_SAMPLE_RATE}: give a fraction from 0 to 1.")
+
+# --- API schema (drf-spectacular) ---------------------------------------------------------
+# /api/schema/ (OpenAPI 3) and /api/schema/docs/ (Swagger UI). Staff only unless public: the
+# schema maps every endpoint and field, which production need not hand to everyone.
+API_SCHEMA_PUBLIC = env.bool("API_SCHEMA_PUBLIC", default=False)
+SPECTACULAR_SETTINGS = {
+    "TITLE": "channels-stack HTTP API",
+    "DESCRIPTION": (
+        "Log in for a token, get one-time WebSocket tickets, chat history, notifications, announcements "
+        "and the health report. WebSocket messages are described in the README (WebSocket protocol)."
+    ),
+    "VERSION": "1.0.0",
+    "SERVE_INCLUDE_SCHEMA": False,
+    "COMPONENT_SPLIT_REQUEST": True,
+    "SCHEMA_PATH_PREFIX": "/api/",
+    "SERVE_PERMISSIONS": ["apidocs.permissions.SchemaAccess"],  # reads API_SCHEMA_PUBLIC
 }

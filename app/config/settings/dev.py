@@ -7,6 +7,8 @@ DEBUG = env.bool("DJANGO_DEBUG", default=True)
 # A fixed dev key is fine here: production refuses to start without its own.
 SECRET_KEY = env.str("SECRET_KEY", default="dev-only-insecure-key-never-used-in-production")
 ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["localhost", "127.0.0.1", "[::1]"])
+# The API schema and its Swagger page are open while developing (staff only in production).
+API_SCHEMA_PUBLIC = env.bool("API_SCHEMA_PUBLIC", default=True)
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},

@@ -124,3 +124,87 @@ async def test_a_paused_channel_layer_fails_the_probe_within_its_timeout(monkeyp
     check = await checks.check_channel_layer()
     assert check.status == "fail" and "within 0.3 s" in check.recommendation
     assert time.monotonic() - started < 2
+
+
+# --- Who reads what ---------------------------------------------------------------------------
+OUTSIDER = {"REMOTE_ADDR": "203.0.113.7"}
+
+
+@pytest.fixture(autouse=True)
+def fresh_public_answer():
+    from health.views import WebSocketHealthView
+
+    WebSocketHealthView._public = None
+    yield
+    WebSocketHealthView._public = None
+
+
+def test_outsiders_get_the_status_only(client, settings):
+    settings.CACHES = {**settings.CACHES, "tokens": {**settings.CACHES["tokens"], "LOCATION": "no_such_table"}}
+    response = client.get("/api/websocket/health/", **OUTSIDER)
+    body = response.json()
+    assert response.status_code == 503 and body["status"] == "fail"
+    assert set(body) == {"status", "detail"} and "MONITORING_TOKEN" in body["detail"]
+    assert "no_such_table" not in response.content.decode()  # no exception text, no figures
+
+
+def test_staff_and_the_monitoring_token_get_the_report(client, settings, alice, carol, token_for):
+    settings.MONITORING_TOKEN = "m" * 40
+    url = "/api/websocket/health/"
+    assert "checks" in client.get(url, HTTP_AUTHORIZATION=f"Token {token_for(carol)}", **OUTSIDER).json()
+    assert "checks" in client.get(url, HTTP_AUTHORIZATION="Bearer " + "m" * 40, **OUTSIDER).json()
+    # A user who is not staff, a wrong monitoring token, a bad token: the public answer, not a 401.
+    for header in (f"Token {token_for(alice)}", "Bearer " + "x" * 40, "Token not-a-token"):
+        response = client.get(url, HTTP_AUTHORIZATION=header, **OUTSIDER)
+        assert response.status_code != 401 and "checks" not in response.json(), header
+
+
+def test_the_admins_session_reads_the_report(client, carol):
+    client.force_login(carol)
+    assert "checks" in client.get("/api/websocket/health/", **OUTSIDER).json()
+
+
+def test_allowed_networks_read_the_report(client, settings):
+    settings.MONITORING_ALLOWED_IPS = ["10.1.0.0/16"]
+    assert "checks" in client.get("/api/websocket/health/", REMOTE_ADDR="10.1.2.3").json()
+    assert "checks" not in client.get("/api/websocket/health/", REMOTE_ADDR="127.0.0.1").json()
+
+
+def test_outsiders_are_throttled_operators_never(client, monkeypatch):
+    from rest_framework.throttling import ScopedRateThrottle
+
+    monkeypatch.setattr(ScopedRateThrottle, "THROTTLE_RATES", {**ScopedRateThrottle.THROTTLE_RATES, "health": "2/min"})
+    # (503 rather than 200: the test client is WSGI, which the report's server check fails.)
+    statuses = [client.get("/api/websocket/health/", **OUTSIDER).status_code for _ in range(3)]
+    assert statuses == [503, 503, 429]
+    assert [client.get("/api/websocket/health/").status_code for _ in range(3)] == [503] * 3  # loopback
+
+
+def test_public_answers_reuse_one_round_of_probes(client, monkeypatch):
+    from health import views
+
+    calls = []
+    real = views.run_checks
+    monkeypatch.setattr(views, "run_checks", lambda is_asgi: calls.append(1) or real(is_asgi))
+    for address in ("203.0.113.1", "203.0.113.2", "203.0.113.3"):
+        assert client.get("/api/websocket/health/", REMOTE_ADDR=address).json()["status"] == "fail"  # WSGI
+    assert len(calls) == 1
+
+
+def test_the_report_writes_nothing_to_the_database(client):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    with CaptureQueriesContext(connection) as queries:
+        assert "checks" in client.get("/api/websocket/health/").json()
+    statements = [query["sql"].split()[0].upper() for query in queries.captured_queries]
+    assert statements and set(statements) <= {"SELECT"}, statements
+
+
+def test_a_unix_socket_peer_is_local(rf):
+    """daphne and uvicorn on a unix socket, asked directly (no X-Forwarded-For): no client address."""
+    from observability.access import monitoring_access
+
+    request = rf.get("/api/websocket/health/")
+    del request.META["REMOTE_ADDR"]
+    assert monitoring_access(request) == "address"

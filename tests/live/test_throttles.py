@@ -1,0 +1,116 @@
+"""The login limit holds across HTTP worker processes: gunicorn with two uvicorn workers, started
+with the systemd unit's own command line, each worker sent half of the attempts over a
+connection of its own. With the limit at 10/min, 10 of 30 logins get through, whether the count
+lives in Redis (production) or in the database (no REDIS_URL); with a per-process cache (the
+negative control, what CACHES["default"] was) each worker let its own 10 through."""
+
+import http.client
+import json
+import shlex
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+import pytest
+
+from ops import render
+from ops.testing.processes import DEMO_PASSWORD, DjangoServer, django_env
+from ops.tools import REPO_DIR
+
+ATTEMPTS, LIMIT = 30, 10
+
+
+def gunicorn_command(port, workers=2):
+    """systemd/_commands.j2's http_command with this venv, two workers, on a loopback port."""
+    variables = render.variables_from(overrides={"app_venv_dir": str(Path(sys.executable).parent.parent),
+                                                 "http_workers": workers})
+    commands = render.environment(REPO_DIR / "systemd").get_template("_commands.j2").make_module(variables)
+    return shlex.split(str(commands.http_command(f"127.0.0.1:{port}")))
+
+
+class Gunicorn(DjangoServer):
+    def __init__(self, env, log_path):
+        super().__init__(gunicorn_command, env, log_path, "gunicorn with 2 uvicorn workers", ready_timeout=60)
+
+
+def worker_connections(server, count=2, timeout=60):
+    """Keep-alive connections that each stay with one worker, until `count` distinct workers
+    answered: {instance: connection}. The deep report (loopback may read it) names the worker."""
+    found, deadline = {}, time.monotonic() + timeout
+    while len(found) < count:
+        assert time.monotonic() < deadline, f"only {len(found)} worker(s) answered: {list(found)}"
+        connection = http.client.HTTPConnection("127.0.0.1", server.port, timeout=10)
+        connection.request("GET", "/api/websocket/health/", headers={"Host": "127.0.0.1"})
+        response = connection.getresponse()
+        instance = json.loads(response.read())["checks"]["server"]["detail"]["instance"]
+        if instance in found:
+            connection.close()
+        else:
+            found[instance] = connection
+    return found
+
+
+def login_attempts(connections, client, attempts=ATTEMPTS):
+    """`attempts` logins from `client`, alternating over the connections: statuses per worker.
+
+    The client's address comes in X-Forwarded-For, as nginx sends it (the unit's
+    --forwarded-allow-ips): each test counts for an address of its own, apart from the other
+    live tests' logins from 127.0.0.1."""
+    statuses = {instance: [] for instance in connections}
+    body = json.dumps({"username": "alice", "password": DEMO_PASSWORD})
+    headers = {"Host": "127.0.0.1", "Content-Type": "application/json", "X-Forwarded-For": client}
+    for n in range(attempts):
+        instance, connection = list(connections.items())[n % len(connections)]
+        connection.request("POST", "/api/auth/login/", body=body, headers=headers)
+        response = connection.getresponse()
+        response.read()
+        statuses[instance].append(response.status)
+    return statuses
+
+
+@pytest.fixture
+def start_gunicorn(tmp_path, database_url):
+    started = []
+
+    def start(settings_module, **env):
+        extra = {"DJANGO_DEBUG": "false", "LOGIN_THROTTLE_RATE": f"{LIMIT}/min", **env}
+        server = Gunicorn(django_env(settings_module, database_url, **extra), tmp_path / "gunicorn.log")
+        started.append(server)
+        return server
+
+    yield start
+    for server in started:
+        server.stop()
+
+
+def assert_limit_holds_across_workers(server, client):
+    connections = worker_connections(server)
+    statuses = login_attempts(connections, client)
+    for instance, seen in statuses.items():
+        assert len(seen) == ATTEMPTS // 2 and set(seen) <= {200, 429}, (instance, seen)
+    every = [status for seen in statuses.values() for status in seen]
+    assert every.count(200) == LIMIT and every.count(429) == ATTEMPTS - LIMIT, statuses
+
+
+def test_login_limit_holds_across_workers_with_redis(start_gunicorn, redis_server):
+    # A fresh Redis database for the count: the session's Redis serves other tests too.
+    server = start_gunicorn("config.settings.production", REDIS_URL=redis_server.url.rsplit("/", 1)[0] + "/5")
+    assert_limit_holds_across_workers(server, "198.51.100.1")
+
+
+def test_login_limit_holds_across_workers_with_the_database_cache(start_gunicorn):
+    """No REDIS_URL (dev settings, DEBUG off): the count lives in the database cache."""
+    server = start_gunicorn("config.settings.dev")
+    assert_limit_holds_across_workers(server, "198.51.100.2")
+
+
+def test_a_per_process_cache_lets_each_worker_allow_the_full_rate(start_gunicorn, tmp_path):
+    """Negative control: the bug this fixes, measured the same way."""
+    (tmp_path / "per_process_settings.py").write_text(textwrap.dedent("""
+        from config.settings.dev import *  # noqa: F403
+        CACHES = {**CACHES, "default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}  # noqa: F405
+    """))
+    server = start_gunicorn("per_process_settings", PYTHONPATH=str(tmp_path))
+    statuses = login_attempts(worker_connections(server), "198.51.100.3")
+    assert [seen.count(200) for seen in statuses.values()] == [LIMIT, LIMIT], statuses
