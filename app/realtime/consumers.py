@@ -132,7 +132,23 @@ class JsonProtocolConsumer(AsyncWebsocketConsumer):
         )
         self.ready = True
         self.deliver_held_events()
+        self.idle_timer = None
+        if not (self.user and self.user.is_authenticated) and settings.WS_ANONYMOUS_IDLE_SECONDS > 0:
+            self.restart_idle_timer()
         await self.on_connected()
+
+    def restart_idle_timer(self):
+        """Anonymous sockets that say nothing are closed after WS_ANONYMOUS_IDLE_SECONDS: each costs
+        memory, and nobody can be asked to log in again to free it."""
+        if self.idle_timer is not None:
+            self.idle_timer.cancel()
+        self.idle_timer = asyncio.get_running_loop().call_later(
+            settings.WS_ANONYMOUS_IDLE_SECONDS, lambda: asyncio.ensure_future(self.idle_close()))
+
+    async def idle_close(self):
+        if not self.closing:
+            await self.policy_close(protocol.IDLE_TIMEOUT, f"No message for {settings.WS_ANONYMOUS_IDLE_SECONDS:g} s: "
+                                                           "anonymous sockets are closed when idle.")
 
     async def group_event(self, event):
         """Called by realtime.groups for each event sent to one of this socket's groups. Never
@@ -223,6 +239,8 @@ class JsonProtocolConsumer(AsyncWebsocketConsumer):
             logger.warning("disconnect of %s: %s failed (%s); leaving its groups anyway",
                            self.scope.get("path"), type(self).__name__, error or type(error).__name__)
         finally:
+            if getattr(self, "idle_timer", None) is not None:
+                self.idle_timer.cancel()
             self.leave_groups()
             if getattr(self, "counted", False):
                 stats.closed(self.route)
@@ -263,6 +281,8 @@ class JsonProtocolConsumer(AsyncWebsocketConsumer):
     async def receive(self, text_data=None, bytes_data=None):
         if self.closing:
             return
+        if getattr(self, "idle_timer", None) is not None:
+            self.restart_idle_timer()
         if not self.bucket.allow():
             await self.policy_close(protocol.RATE_LIMITED, "Too many messages: slow down and reconnect.")
             return

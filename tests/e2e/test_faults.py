@@ -27,10 +27,12 @@ from .conftest import require_stack_tools, stack_directory
 TEAM = "faults"
 FEED = f"/ws/feed/?team={TEAM}"
 WORKER_SHUTDOWN_TIMEOUT = 5
+HEADER_TIMEOUT = 2
 SETTINGS = {
     # The load comes from one address here: nginx's per-IP limits out of the way.
     "nginx_ws_connections_per_ip": 65535, "nginx_ws_handshake_rate": "100000r/s", "nginx_ws_handshake_burst": 100000,
     "nginx_worker_shutdown_timeout": WORKER_SHUTDOWN_TIMEOUT,
+    "nginx_client_header_timeout": HEADER_TIMEOUT,
 }
 TRACEBACK = re.compile(r"Traceback|Exception inside application")
 ARTIFACT = REPO_DIR / "test-artifacts" / "faults.txt"
@@ -567,3 +569,24 @@ async def test_no_credential_reaches_any_log_on_any_auth_path_even_while_upstrea
             assert value not in text, f"the {what} leaked into {log}"
     record(f"no credential in {len(logs)} logs after {len(connects) + 2} auth paths, 2 connects through a failed "
            "upstream (502) and 1 through a stalled database (4013)")
+
+
+async def test_half_sent_handshakes_are_cut_off_after_the_header_timeout(stack):
+    """A slowloris: 50 connections that start a handshake and never finish its headers. nginx
+    drops each after nginx_client_header_timeout; a real handshake meanwhile is unaffected."""
+    connections = []
+    for _ in range(50):
+        reader, writer = await asyncio.open_connection("127.0.0.1", stack.port)
+        writer.write(b"GET /ws/test/ HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\n")
+        await writer.drain()
+        connections.append((reader, writer))
+    started = time.monotonic()
+    async with ws_connect(stack, "/ws/test/") as ws:
+        await receive(ws, "connection_established")
+    for reader, writer in connections:
+        assert await asyncio.wait_for(reader.read(), HEADER_TIMEOUT + 5) == b""  # closed, no answer
+        writer.close()
+    cut_s = time.monotonic() - started
+    assert cut_s < HEADER_TIMEOUT + 5
+    record(f"half-sent handshakes: 50 cut off {cut_s:.1f} s after they started (nginx_client_header_timeout "
+           f"{HEADER_TIMEOUT} s here, 15 s by default), a real handshake meanwhile unaffected")

@@ -236,6 +236,9 @@ WS_MAX_SEND_BUFFER_BYTES = env.int("WS_MAX_SEND_BUFFER_BYTES", default=1024 * 10
 # The same for servers whose sends wait for a slow client (uvicorn's flow control): group
 # events queued for one socket before it is cut off (4009).
 WS_MAX_HELD_EVENTS = env.int("WS_MAX_HELD_EVENTS", default=1000)
+# Anonymous sockets (/ws/test/) that send nothing for this long are closed (4008); 0: never.
+# Longer than `wsdoctor --idle 75`, which proves an idle socket outlives the proxy's timeout.
+WS_ANONYMOUS_IDLE_SECONDS = env.float("WS_ANONYMOUS_IDLE_SECONDS", default=300.0)
 WS_RATE_LIMIT_PER_SECOND = env.float("WS_RATE_LIMIT_PER_SECOND", default=20.0)
 WS_RATE_LIMIT_BURST = env.int("WS_RATE_LIMIT_BURST", default=40)
 CHAT_MAX_MESSAGE_LENGTH = env.int("CHAT_MAX_MESSAGE_LENGTH", default=4000)

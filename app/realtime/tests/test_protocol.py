@@ -279,3 +279,23 @@ async def test_a_flood_behind_the_rate_limit_close_is_dropped_quietly(ws, settin
     await asyncio.sleep(0.1)
     assert communicator.output_queue.empty()
     assert "Traceback" not in caplog.text
+
+
+async def test_an_idle_anonymous_socket_is_closed_and_an_active_one_is_not(ws, settings):
+    settings.WS_ANONYMOUS_IDLE_SECONDS = 0.5
+    idle, _ = await echo(ws)
+    active, _ = await echo(ws)
+    for _ in range(4):
+        await asyncio.sleep(0.25)
+        await active.send_json_to({"type": "ping"})
+        assert (await active.receive_json_from())["type"] == "pong"
+    error = await idle.receive_json_from(timeout=2)
+    assert error["type"] == "error" and error["code"] == "idle_timeout"
+    assert await receive_close(idle) == 4008
+
+
+async def test_authenticated_sockets_have_no_idle_timeout(ws, alice_token, settings):
+    settings.WS_ANONYMOUS_IDLE_SECONDS = 0.3
+    _, communicator = await ws("/ws/notifications/", subprotocols=["bearer", alice_token])
+    await established(communicator)
+    assert await communicator.receive_nothing(timeout=0.8)

@@ -180,3 +180,38 @@ async def test_a_database_error_during_the_check_closes_4013(ws, alice_token, mo
     _, communicator = await ws("/ws/notifications/", subprotocols=["bearer", alice_token])
     assert await receive_close(communicator) == 4013
     assert "database error (OperationalError)" in caplog.text
+
+
+@pytest.mark.parametrize("kind", ["missing", "forged token", "expired token", "revoked token", "forged ticket",
+                                  "reused ticket", "expired ticket", "jwt-shaped token"])
+async def test_every_bad_credential_gets_4001_every_time(ws, alice, kind, monkeypatch):
+    import time
+
+    from asgiref.sync import sync_to_async
+
+    def credential():
+        if kind == "missing":
+            return {}
+        if kind.endswith("token"):
+            if kind == "forged token":
+                value = "f" * 43
+            elif kind == "jwt-shaped token":
+                value = "a.b.c"
+            else:
+                value = store.issue_token(alice).value
+                if kind == "revoked token":
+                    store.revoke_token(value)
+            return {"subprotocols": ["bearer", value]}
+        value = "t" * 43 if kind == "forged ticket" else store.issue_ticket(alice).value
+        if kind == "reused ticket":
+            store.redeem_ticket(value)
+        return {"subprotocols": ["ticket", value]}
+
+    for _ in range(3):
+        kwargs = await sync_to_async(credential)()
+        if kind.startswith("expired"):
+            real = time.time
+            monkeypatch.setattr(time, "time", lambda: real() + 13 * 3600)  # past a token's 12 h and a ticket's 30 s
+        _, communicator = await ws("/ws/notifications/", **kwargs)
+        assert await receive_close(communicator) == 4001, kind
+        monkeypatch.undo()
