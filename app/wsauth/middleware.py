@@ -16,7 +16,6 @@ from django.db import DatabaseError
 
 from tokens.verifiers import instances
 
-
 logger = logging.getLogger("wsauth")
 
 
