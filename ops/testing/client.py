@@ -100,7 +100,8 @@ def ticket(server, token):
 
 
 def ws_connect(server, path, token=None, **kwargs):
-    headers = {**({"Authorization": f"Token {token}"} if token else {}), **(kwargs.pop("additional_headers", None) or {})}
+    headers = {"Authorization": f"Token {token}"} if token else {}
+    headers.update(kwargs.pop("additional_headers", None) or {})
     uri = server.ws_base + path
     parts = urllib.parse.urlsplit(uri)
     if parts.hostname in RESOLVE:

@@ -211,7 +211,7 @@ async def test_every_bad_credential_gets_4001_every_time(ws, alice, kind, monkey
         kwargs = await sync_to_async(credential)()
         if kind.startswith("expired"):
             real = time.time
-            monkeypatch.setattr(time, "time", lambda: real() + 13 * 3600)  # past a token's 12 h and a ticket's 30 s
+            monkeypatch.setattr(time, "time", lambda real=real: real() + 13 * 3600)  # past 12 h (token), 30 s (ticket)
         _, communicator = await ws("/ws/notifications/", **kwargs)
         assert await receive_close(communicator) == 4001, kind
         monkeypatch.undo()
