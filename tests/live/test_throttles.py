@@ -6,32 +6,16 @@ negative control, what CACHES["default"] was) each worker let its own 10 through
 
 import http.client
 import json
-import shlex
-import sys
 import textwrap
 import time
-from pathlib import Path
 
 import pytest
 
-from ops import render
-from ops.testing.processes import DEMO_PASSWORD, DjangoServer, django_env
-from ops.tools import REPO_DIR
+from ops.testing.processes import DEMO_PASSWORD, django_env
+
+from .servers import Gunicorn
 
 ATTEMPTS, LIMIT = 30, 10
-
-
-def gunicorn_command(port, workers=2):
-    """systemd/_commands.j2's http_command with this venv, two workers, on a loopback port."""
-    variables = render.variables_from(overrides={"app_venv_dir": str(Path(sys.executable).parent.parent),
-                                                 "http_workers": workers})
-    commands = render.environment(REPO_DIR / "systemd").get_template("_commands.j2").make_module(variables)
-    return shlex.split(str(commands.http_command(f"127.0.0.1:{port}")))
-
-
-class Gunicorn(DjangoServer):
-    def __init__(self, env, log_path):
-        super().__init__(gunicorn_command, env, log_path, "gunicorn with 2 uvicorn workers", ready_timeout=60)
 
 
 def worker_connections(server, count=2, timeout=60):
