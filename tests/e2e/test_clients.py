@@ -16,7 +16,7 @@ from ops.testing.client import connect_on_each_instance, http, instance, login, 
 from ops.testing.processes import DEMO_PASSWORD
 from realtime import schema
 from tests.browser.test_demo_page import browser  # noqa: F401 - a fixture
-from tests.browser.test_revoke_relogin import revoke_then_log_in_again
+from tests.browser.test_revoke_relogin import Watched, revoke_then_log_in_again
 
 DAPHNES = {"daphne-1", "daphne-2"}
 
@@ -206,6 +206,36 @@ def test_demo_page_logged_out_elsewhere_then_in_again(browser, stack):  # noqa: 
     """Issue 13 through nginx: the logout goes to gunicorn, the revocation reaches the daphne
     holding the page's sockets through Redis."""
     revoke_then_log_in_again(browser, stack)
+
+
+@pytest.mark.browser
+def test_demo_page_reloads_what_it_missed_while_disconnected(browser, stack):  # noqa: F811
+    """Both daphnes down (a deploy gone wrong): a message and a notification are created over
+    HTTP meanwhile, which no socket could be told of. Once the page's clients reconnect, it
+    reloads both from the HTTP API, once each."""
+    watched = Watched(browser, stack)
+    watched.log_in("alice")
+    token = watched.page.evaluate("sessionStorage.getItem('token')")
+    room = conversations(stack, token)["Demo room"]
+    daphnes = [name for name in stack.programs if name.startswith("daphne")]
+    for name in daphnes:
+        stack.stop_process(name)
+    try:
+        watched.page.wait_for_selector("#status[data-state=reconnecting]", timeout=10000)
+        post_message(stack, login(stack, "bob"), room, "sent while you were away")
+        status, _ = http("POST", stack.base_url + "/api/notifications/", token=token, body={"title": "missed"})
+        assert status == 201
+    finally:
+        for name in daphnes:
+            stack.start_process(name)
+    watched.page.wait_for_selector("#messages li:has-text('sent while you were away')", timeout=45000)
+    watched.page.wait_for_selector("#notifications li:has-text('missed')", timeout=10000)
+    watched.page.wait_for_selector("#status[data-state=open]", timeout=10000)
+    watched.page.wait_for_timeout(1000)
+    assert watched.page.locator("#messages li:has-text('sent while you were away')").count() == 1
+    assert len(watched.open_sockets("/ws/chat/")) == 1 and len(watched.open_sockets("/ws/notifications/")) == 1
+    assert watched.errors == []
+    watched.page.context.close()
 
 
 async def test_a_path_no_route_matches_is_refused_cleanly(stack):
