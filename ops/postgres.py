@@ -1,6 +1,7 @@
 """A PostgreSQL cluster of the local stack's own: initdb + pg_ctl, unix socket only (no TCP)."""
 
 import os
+import shlex
 import shutil
 import subprocess
 
@@ -38,7 +39,8 @@ class LocalPostgres:
         return subprocess.run(self._as_os_user([self.pg_ctl, "-D", str(self.data), *args]),
                               capture_output=True, text=True, check=False)
 
-    def start(self):
+    def prepare(self):
+        """The directory, its owner and initdb (once): what starting the server needs first."""
         self.socket_dir.mkdir(parents=True, exist_ok=True)
         self.directory.chmod(0o700)
         if self.os_user:
@@ -59,12 +61,21 @@ class LocalPostgres:
             )
             if result.returncode != 0:
                 raise PostgresError(f"initdb failed:\n{result.stdout}{result.stderr}")
+
+    def server_options(self):
+        """Unix socket in socket_dir only, no TCP; fsync off: a throwaway cluster."""
+        return ["-c", "listen_addresses=", "-k", str(self.socket_dir), "-c", "max_connections=300", "-c", "fsync=off"]
+
+    def start(self):
+        self.prepare()
         if self._pg_ctl("status").returncode == 0:
             return  # left running by a launcher that was killed: reuse it
-        options = f"-c listen_addresses='' -k {self.socket_dir} -c max_connections=300 -c fsync=off"
-        result = self._pg_ctl("start", "-w", "-t", "60", "-o", options, "-l", str(self.log))
+        result = self._pg_ctl("start", "-w", "-t", "60", "-o", shlex.join(self.server_options()), "-l", str(self.log))
         if result.returncode != 0:
             raise PostgresError(f"PostgreSQL did not start:\n{result.stdout}{tail(self.log)}")
+        self.create_database()
+
+    def create_database(self):
         createdb = find_tool("createdb", "install PostgreSQL's client")
         subprocess.run([createdb, "-h", str(self.socket_dir), "-U", self.user, self.database], capture_output=True,
                        check=False)  # fails harmlessly when it exists

@@ -20,7 +20,6 @@ import argparse
 import os
 import secrets
 import shlex
-import shutil
 import signal
 import subprocess
 import sys
@@ -94,44 +93,19 @@ class StackPostgres(LocalPostgres):
     started by pg_ctl, so a killed postmaster comes back like any other process of the stack."""
 
     def initialize(self):
-        """What LocalPostgres.start() does before starting the server: the directory and its
-        owner, initdb once. A cluster an older launcher left running under pg_ctl is stopped."""
-        self.socket_dir.mkdir(parents=True, exist_ok=True)
-        self.directory.chmod(0o700)
-        if self.os_user:
-            for path in [self.directory, *self.directory.rglob("*")]:
-                shutil.chown(path, self.os_user, self.os_user)
-            probe = subprocess.run(self._as_os_user(["test", "-w", str(self.directory)]), check=False)
-            if probe.returncode != 0:
-                raise PostgresError(
-                    f"PostgreSQL refuses to run as root, and the user {self.os_user} cannot reach {self.directory}: "
-                    f"choose a --dir that user can traverse (e.g. under /tmp or /var/tmp)."
-                )
-        if not (self.data / "PG_VERSION").exists():
-            result = subprocess.run(
-                self._as_os_user([find_tool("initdb", INSTALL_HINT), "-D", str(self.data), "-U", self.user,
-                                  "--auth=trust", "--encoding=UTF8", "--no-instructions"]),
-                capture_output=True, text=True, check=False,
-            )
-            if result.returncode != 0:
-                raise PostgresError(f"initdb failed:\n{result.stdout}{result.stderr}")
+        """LocalPostgres.prepare(); a cluster an older launcher left running under pg_ctl is stopped."""
+        self.prepare()
         if self._pg_ctl("status").returncode == 0:
             self.stop()
 
     def command(self):
-        """The postmaster in the foreground, with the options LocalPostgres gives pg_ctl."""
-        return [find_tool("postgres", INSTALL_HINT), "-D", str(self.data), "-c", "listen_addresses=",
-                "-k", str(self.socket_dir), "-c", "max_connections=300", "-c", "fsync=off"]
+        """The postmaster in the foreground, with LocalPostgres's options."""
+        return [find_tool("postgres", INSTALL_HINT), "-D", str(self.data), *self.server_options()]
 
     def accepting(self):
         pg_isready = find_tool("pg_isready", "install PostgreSQL's client")
         return subprocess.run([pg_isready, "-q", "-h", str(self.socket_dir), "-U", self.user, "-d", "postgres"],
                               check=False).returncode == 0
-
-    def create_database(self):
-        createdb = find_tool("createdb", "install PostgreSQL's client")
-        subprocess.run([createdb, "-h", str(self.socket_dir), "-U", self.user, self.database], capture_output=True,
-                       check=False)  # fails harmlessly when it exists
 
 
 class Stack:
