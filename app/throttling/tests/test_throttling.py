@@ -149,3 +149,13 @@ def test_authenticate_without_a_request_still_works(carol):
     from django.contrib.auth import authenticate
 
     assert authenticate(username="carol", password="pw-for-tests-1") == carol
+
+
+def test_a_lockout_is_lifted_by_the_documented_command(client, carol):
+    from django.core.management import call_command
+
+    for _ in range(5):
+        admin_login(client, "wrong")
+    assert admin_login(client, "pw-for-tests-1").status_code == 429
+    call_command("axes_reset_ip_username", "127.0.0.1", "carol")
+    assert admin_login(client, "pw-for-tests-1").status_code == 302
