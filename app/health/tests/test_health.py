@@ -208,3 +208,22 @@ def test_a_unix_socket_peer_is_local(rf):
     request = rf.get("/api/websocket/health/")
     del request.META["REMOTE_ADDR"]
     assert monitoring_access(request) == "address"
+
+
+def test_wsdoctor_sends_its_token_to_the_report_and_says_when_it_got_the_status_only(monkeypatch):
+    import json
+
+    from health import doctor
+
+    sent = []
+
+    def fake_get(url, timeout, headers=None):
+        sent.append(headers)
+        return 200, json.dumps({"status": "ok", "detail": "Status only."}).encode()
+
+    monkeypatch.setattr(doctor, "_http_get", fake_get)
+    step = doctor.Doctor("https://example.org", token="t" * 43).check_health()
+    assert sent == [{"Authorization": "Token " + "t" * 43}]
+    assert step.status == doctor.PASS and "status only" in step.detail
+    doctor.Doctor("https://example.org").check_health()
+    assert sent[-1] == {}

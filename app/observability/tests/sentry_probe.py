@@ -49,7 +49,8 @@ def main(token):
         communicator = WebsocketCommunicator(
             app, f"{path}?ticket={token}&token={token}", subprotocols=["bearer", token],
             headers=[(b"origin", b"http://localhost"), (b"authorization", f"Bearer {token}".encode()),
-                     (b"cookie", f"sessionid={token}".encode())],
+                     (b"cookie", f"sessionid={token}".encode()),
+                     (b"sec-websocket-protocol", f"bearer, {token}".encode())],  # as daphne's scope has it
         )
         try:
             await communicator.connect()
