@@ -174,5 +174,6 @@ $("login-form").onsubmit = async (event) => {
 $("logout-button").onclick = logout;
 
 if (session.token) {
-  api("/api/auth/me/").then(start).catch(() => logout());
+  // A 401 has ended the session already (and says why); anything else: start over.
+  api("/api/auth/me/").then(start).catch(() => session.token && logout());
 }
