@@ -9,10 +9,10 @@ from rest_framework import serializers
 from rest_framework.permissions import AllowAny
 from rest_framework.renderers import JSONRenderer
 from rest_framework.response import Response
-from rest_framework.throttling import ScopedRateThrottle
 from rest_framework.views import APIView
 
 from observability.access import monitoring_access
+from throttling.throttles import SharedScopedRateThrottle
 
 from . import checks
 
@@ -30,7 +30,7 @@ def healthz(request):
     return JsonResponse({"status": "ok"})
 
 
-class PublicHealthThrottle(ScopedRateThrottle):
+class PublicHealthThrottle(SharedScopedRateThrottle):
     """HEALTH_THROTTLE_RATE per client, for callers without operator access; operators' probes
     (a deploy waiting for each process, a scraper) are never throttled."""
 

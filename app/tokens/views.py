@@ -3,8 +3,9 @@ from datetime import UTC, datetime
 from rest_framework import permissions, status
 from rest_framework.exceptions import APIException
 from rest_framework.response import Response
-from rest_framework.throttling import ScopedRateThrottle
 from rest_framework.views import APIView
+
+from throttling.throttles import SharedScopedRateThrottle
 
 from . import store
 from .serializers import LoginSerializer, UserSerializer
@@ -32,7 +33,7 @@ class LoginView(APIView):
 
     authentication_classes = []
     permission_classes = [permissions.AllowAny]
-    throttle_classes = [ScopedRateThrottle]
+    throttle_classes = [SharedScopedRateThrottle]
     throttle_scope = "login"
 
     def post(self, request):
@@ -81,7 +82,7 @@ class MeView(APIView):
 class WebSocketTicketView(APIView):
     """A one-time ticket for `?ticket=`: short-lived and single use, so a logged URL is worthless."""
 
-    throttle_classes = [ScopedRateThrottle]
+    throttle_classes = [SharedScopedRateThrottle]
     throttle_scope = "ws_ticket"
 
     def post(self, request):

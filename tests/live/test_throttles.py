@@ -8,6 +8,7 @@ import http.client
 import json
 import textwrap
 import time
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
@@ -81,6 +82,28 @@ def test_login_limit_holds_across_workers_with_redis(start_gunicorn, redis_serve
     # A fresh Redis database for the count: the session's Redis serves other tests too.
     server = start_gunicorn("config.settings.production", REDIS_URL=redis_server.url.rsplit("/", 1)[0] + "/5")
     assert_limit_holds_across_workers(server, "198.51.100.1")
+
+
+def test_a_burst_of_parallel_logins_gets_no_more_through(start_gunicorn, redis_server):
+    """30 logins sent at once (new connections, both workers, their threads): one atomic
+    increment per request, so exactly 10 pass. DRF's own throttle (read the history, append, write
+    it back) lost increments to each other here."""
+    server = start_gunicorn("config.settings.production", REDIS_URL=redis_server.url.rsplit("/", 1)[0] + "/6")
+    worker_connections(server)  # both workers up
+    body = json.dumps({"username": "alice", "password": DEMO_PASSWORD})
+    headers = {"Host": "127.0.0.1", "Content-Type": "application/json", "X-Forwarded-For": "198.51.100.4"}
+
+    def attempt(_):
+        connection = http.client.HTTPConnection("127.0.0.1", server.port, timeout=30)
+        try:
+            connection.request("POST", "/api/auth/login/", body=body, headers=headers)
+            return connection.getresponse().status
+        finally:
+            connection.close()
+
+    with ThreadPoolExecutor(ATTEMPTS) as pool:
+        statuses = list(pool.map(attempt, range(ATTEMPTS)))
+    assert statuses.count(200) == LIMIT and statuses.count(429) == ATTEMPTS - LIMIT, statuses
 
 
 def test_login_limit_holds_across_workers_with_the_database_cache(start_gunicorn):
