@@ -20,7 +20,7 @@ async def test_handshake_ping_and_instance_id(server):
         hello = await receive(ws)
         assert hello["type"] == "connection_established" and hello["server"]["instance"] == "solo"
         await ws.send(json.dumps({"type": "ping", "ts": 1}))
-        assert await receive(ws) == {"type": "pong", "ts": 1}
+        assert await receive(ws) == {"type": "pong", "ts": 1, "timestamp": 1, "message": "pong"}
 
 
 async def test_credentials_never_reach_the_log(server):
