@@ -21,6 +21,7 @@ from ops.stack import Layout
 from ops.testing.client import http, login, receive, ws_connect
 from ops.testing.processes import LocalStack
 from ops.tools import REPO_DIR, nofile_limit
+from tests.browser.test_demo_page import browser  # noqa: F401 - a fixture
 
 from .conftest import require_stack_tools, stack_directory
 
@@ -590,3 +591,47 @@ async def test_half_sent_handshakes_are_cut_off_after_the_header_timeout(stack):
     assert cut_s < HEADER_TIMEOUT + 5
     record(f"half-sent handshakes: 50 cut off {cut_s:.1f} s after they started (nginx_client_header_timeout "
            f"{HEADER_TIMEOUT} s here, 15 s by default), a real handshake meanwhile unaffected")
+
+
+@pytest.mark.browser
+def test_the_js_client_is_back_on_a_live_instance_within_5_s_after_its_daphne_is_killed(browser, stack):  # noqa: F811
+    from ops.testing.processes import wait_until
+    from tests.browser.test_revoke_relogin import Watched
+
+    watched = Watched(browser, stack)
+    page, hellos = watched.page, {}
+
+    def page_until(predicate, timeout, what):
+        # Playwright's sync API updates what it knows of the page only inside its own calls.
+        deadline = time.monotonic() + timeout
+        while not predicate():
+            assert time.monotonic() < deadline, f"{what}: not within {timeout} s"
+            page.wait_for_timeout(50)
+
+    def remember_hello(ws):
+        ws.on("framereceived", lambda payload: hellos.setdefault(ws, payload) if "connection_established" in str(
+            payload) else None)
+
+    page.on("websocket", remember_hello)
+    watched.log_in("alice")
+    chat = watched.open_sockets("/ws/chat/")[0]
+    page_until(lambda: chat in hellos, 5, "the chat socket's connection_established")
+    serving = json.loads(hellos[chat])["server"]["instance"].rsplit(":", 1)[-1]  # daphne-1 or daphne-2
+    victim = serving.replace("-", "")
+    killed = stack.kill(victim, signal.SIGKILL)
+    started = time.monotonic()
+    page_until(lambda: [ws for ws in watched.open_sockets("/ws/chat/") if ws in hellos and ws is not chat], 5,
+               "the page's chat socket back on a live instance")
+    back_s = time.monotonic() - started
+    page.wait_for_selector("#status[data-state=open]", timeout=5000)
+    page.fill("#chat-input", "after the kill")
+    page.click("#send-button")
+    page.wait_for_selector("#messages li:has-text('after the kill')", timeout=10000)
+    assert page.locator("#messages li:has-text('after the kill')").count() == 1
+    assert watched.errors == []
+    page.context.close()
+    stack.wait_running(victim, stack.restart_sec(victim) + 15, other_than=killed)
+    wait_until(lambda: stack.healthy(victim), 20, f"{victim} serving again")
+    assert back_s < 5
+    record(f"daphne SIGKILL, the demo page in Chromium: its chat socket back on a live instance in {back_s:.1f} s, "
+           "a message sent after it shown once")
