@@ -37,7 +37,7 @@ LOAD_SETTINGS = {
     "nginx_ws_handshake_burst": 100000,
     "nginx_ws_connections_per_ip": 65535,
 }
-APP_ENV = {"WS_TICKET_THROTTLE_RATE": "1000000/min"}
+APP_ENV = {"WS_TICKET_THROTTLE_RATE": "1000000/min", "LOGIN_THROTTLE_RATE": "1000000/min"}
 
 
 class Ceiling:

@@ -25,6 +25,8 @@ def conversation_access(conversation_id, user):
 
 def message_text(data):
     """The text of a new message: `body`, or `content` as clients of other setups send it."""
+    if not isinstance(data, dict):  # a JSON array or scalar posted to the API
+        raise ChatError('Send a JSON object: {"body": "..."}.')
     body, content = data.get("body"), data.get("content")
     if body is not None and content is not None and body != content:
         raise ChatError("Send the text once: as body or as content, not two different texts.")

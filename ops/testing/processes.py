@@ -18,6 +18,9 @@ from ops.supervise import Supervisor, read_programs
 from ops.tools import APP_DIR, REPO_DIR, http_connection, tail
 
 DEMO_PASSWORD = "live-demo-password-1"
+# Every test logs in and asks for tickets from 127.0.0.1, many times a minute: the per-client
+# limits (shared by every process now) would answer 429. Tests of the limits set their own.
+TEST_LIMITS = {"LOGIN_THROTTLE_RATE": "100000/min", "WS_TICKET_THROTTLE_RATE": "100000/min"}
 
 
 def free_port():
@@ -105,6 +108,7 @@ def django_env(settings_module, database_url, **extra):
         "ALLOWED_HOSTS": "127.0.0.1,localhost",
         "SECURE_SSL_REDIRECT": "false",
         "PYTHONUNBUFFERED": "1",
+        **TEST_LIMITS,
     }
     env.update({k: str(v) for k, v in extra.items()})
     return env
@@ -194,7 +198,7 @@ class LocalStack(Process):
     its `restart_sec`, as its systemd unit says.
     """
 
-    def __init__(self, root, log_path, daphne=2, settings=(), ready_timeout=150):
+    def __init__(self, root, log_path, daphne=2, settings=(), ready_timeout=150, env=()):
         self.root = Path(root)
         self.port = free_port()
         self.base_url = f"http://127.0.0.1:{self.port}"
@@ -206,7 +210,9 @@ class LocalStack(Process):
                 "--daphne", str(daphne), "--demo-password", DEMO_PASSWORD]
         for key, value in dict(settings).items():
             args += ["--set", f"{key}={value}"]
-        super().__init__(args, log_path, env={**os.environ, "PYTHONUNBUFFERED": "1"}, cwd=REPO_DIR)
+        # The launcher's environment reaches every process of the stack (beside app.env).
+        super().__init__(args, log_path, env={**os.environ, "PYTHONUNBUFFERED": "1", **TEST_LIMITS, **dict(env)},
+                         cwd=REPO_DIR)
         self.await_ready(lambda: f"READY {self.base_url}" in self.read_log(), ready_timeout, "the local stack")
         self.programs = read_programs(self.root / "supervisor" / "programs.json")
 

@@ -27,6 +27,7 @@ PROJECT = "channels-stack-test"
 COMPOSE_FILE = REPO_DIR / "docker-compose.prod.yml"
 SERVICES = ["nginx", "daphne-1", "daphne-2", "http", "migrate", "redis", "postgres"]
 DAPHNES = {"daphne-1", "daphne-2"}
+MONITORING_TOKEN = secrets.token_urlsafe(32)
 
 
 def container(service):
@@ -84,6 +85,7 @@ def stack(podman_env, images, tmp_path_factory):
         "SERVER_NAMES": SERVER_NAME, "CSRF_TRUSTED_ORIGINS": f"https://{SERVER_NAME}:{https_port}",
         "TLS_CERTIFICATE_FILE": certificate, "TLS_CERTIFICATE_KEY_FILE": key,
         "SECRET_KEY": secrets.token_urlsafe(50), "REDIS_PASSWORD": secrets.token_urlsafe(24),
+        "MONITORING_TOKEN": MONITORING_TOKEN,
         "POSTGRES_PASSWORD": secrets.token_urlsafe(24),
         "PUBLISH_ADDRESS": "127.0.0.1", "HTTPS_PORT": https_port, "HTTP_PORT": http_port,
         "INTERNAL_SUBNET_PREFIX": "10.213.231",  # not the default: a real stack may run on this machine
@@ -117,7 +119,11 @@ def stack(podman_env, images, tmp_path_factory):
 
 
 def test_health_endpoint_is_ok_through_nginx(stack):
+    # From outside the containers the full report needs the monitoring token (status only without).
     status, body = http("GET", stack.site.base_url + "/api/websocket/health/")
+    assert status == 200 and set(body) == {"status", "detail"}, body
+    status, body = http("GET", stack.site.base_url + "/api/websocket/health/",
+                        headers={"Authorization": f"Bearer {MONITORING_TOKEN}"})
     assert status == 200 and body["status"] == "ok", body
     assert body["checks"]["redis"]["status"] == "ok" and body["checks"]["database"]["detail"]["vendor"] == "postgresql"
 

@@ -78,3 +78,20 @@ def test_http_accepts_content_and_history_says_what_is_read(room, tokens, alice,
     history = client("bob").get(url).json()
     assert [(m["content"], m["is_read"]) for m in history] == [("over http", True), ("reply", True)]
     assert history[0]["sender"]["full_name"] == ""
+
+
+def test_a_message_posted_as_a_json_array_is_a_400_not_a_500(db, make_user):
+    """Found by the schemathesis fuzz of the API (app/apidocs/tests/test_fuzz.py)."""
+    from rest_framework.test import APIClient
+
+    from chat.models import Conversation
+    from tokens.store import issue_token
+
+    user = make_user("poster")
+    conversation = Conversation.objects.create(title="fuzzed")
+    conversation.members.add(user)
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Token {issue_token(user).value}")
+    response = client.post(f"/api/chat/conversations/{conversation.pk}/messages/", ["not", "an", "object"],
+                           format="json")
+    assert response.status_code == 400 and "JSON object" in response.json()["body"][0]
