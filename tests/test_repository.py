@@ -19,7 +19,7 @@ def scan(*files):
 
 def test_no_secret_in_the_repository():
     files = subprocess.run(["git", "ls-files"], cwd=REPO_DIR, capture_output=True, text=True, check=True).stdout
-    result = scan(*files.split())
+    result = scan(*[name for name in files.split() if name != ".secrets.baseline"])  # its hashes look secret
     assert result.returncode == 0, result.stdout + result.stderr
 
 
