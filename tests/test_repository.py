@@ -24,8 +24,9 @@ def test_no_secret_in_the_repository():
 
 
 def test_the_scan_finds_a_secret_it_has_not_seen(tmp_path):
+    # Put together at run time, so this file holds no secret-shaped string itself.
+    key_id, secret = "AKIA" + "IOSFODNN7EXAMPLF", "wJalrXUtnFEMI/K7MDENG/" + "bPxRfiCYEXAMPLEKEY1"
     leaked = tmp_path / "settings_local.py"
-    leaked.write_text('AWS_SECRET_ACCESS_KEY = "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY1"\n'
-                      'aws_access_key_id = "AKIAIOSFODNN7EXAMPLF"\n')
+    leaked.write_text(f'AWS_SECRET_ACCESS_KEY = "{secret}"\naws_access_key_id = "{key_id}"\n')
     result = scan(str(leaked))
     assert result.returncode == 1 and "AWS Access Key" in result.stdout, result.stdout
