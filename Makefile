@@ -15,7 +15,7 @@ LOCK_ENV := PIP_CONFIG_FILE=/dev/null PIP_FIND_LINKS= PIP_EXTRA_INDEX_URL= PIP_I
 COMPILE  := $(LOCK_ENV) $(abspath $(VENV))/bin/pip-compile --quiet --generate-hashes --allow-unsafe --strip-extras \
             --no-emit-index-url --no-emit-find-links --resolver=backtracking
 
-.PHONY: help venv run stack stack-manage stack-ctl configs bench bench-full test lint unit molecule argument-specs lock upgrade clean
+.PHONY: help venv run stack stack-manage stack-ctl configs bench bench-full audit test lint unit molecule argument-specs lock upgrade clean
 help:
 	@echo "make run      start the app on http://$(HOST):$(PORT) (SQLite, in-memory layer, demo users)"
 	@echo "make stack    nginx + $(DAPHNE) daphne + gunicorn/uvicorn + Redis + PostgreSQL on http://127.0.0.1:$(STACK_PORT)"
@@ -24,6 +24,7 @@ help:
 	@echo "make configs OUT=dir VARS='my-vars.yml secrets.yml'   nginx/, systemd/ and app.env for a server"
 	@echo "make bench    the benchmark suite, quick (1,000 sockets, a few minutes): bench/results/quick/results.md"
 	@echo "make bench-full [PROFILE=1]   the whole suite (10,000 sockets, ~20 min; py-spy profile): bench/results/full/"
+	@echo "make audit    known vulnerabilities in every locked requirement (pip-audit; needs PyPI's JSON API)"
 	@echo "make test     lint + every test (unit, live, end-to-end through nginx, headless Chromium, molecule)"
 	@echo "make molecule [SCENARIO=full]   the Ansible roles on podman hosts with systemd (all scenarios, or one)"
 	@echo "make lock     re-resolve $(REQ)/*.txt after editing a .in file"
@@ -84,6 +85,13 @@ configs: $(VENV)/render/.installed
 # in the same run; nothing about times is asserted (CI runs `make bench` to prove it works).
 bench: $(VENV)/.dev-installed
 	$(PY) -m bench.run --quick
+
+# Known vulnerabilities in every locked requirement (pip-audit asks PyPI's per-release JSON API).
+# --strict: a dependency it could not look up fails the audit instead of passing unaudited.
+audit: $(VENV)/.dev-installed
+	for lock in app/requirements/base.txt app/requirements/dev.txt ops/requirements.txt terraform/requirements.txt; do \
+	  $(abspath $(VENV))/bin/pip-audit --strict --disable-pip --require-hashes --progress-spinner off -r $$lock || exit 1; \
+	done
 
 bench-full: $(VENV)/.dev-installed
 	$(PY) -m bench.run --full $(if $(PROFILE),--profile)
