@@ -70,3 +70,21 @@ def alice_ticket(alice):
     from tokens.store import issue_ticket
 
     return issue_ticket(alice).value
+
+
+@pytest.fixture
+def session_for():
+    """session_for(user) -> a saved Django session of user (as a login makes one), for sockets
+    authenticated by the session cookie."""
+    from django.contrib.auth import BACKEND_SESSION_KEY, HASH_SESSION_KEY, SESSION_KEY
+    from django.contrib.sessions.backends.db import SessionStore
+
+    async def make(user):
+        session = SessionStore()
+        session[SESSION_KEY] = str(user.pk)
+        session[BACKEND_SESSION_KEY] = "django.contrib.auth.backends.ModelBackend"
+        session[HASH_SESSION_KEY] = user.get_session_auth_hash()
+        await session.asave()
+        return session
+
+    return make

@@ -69,13 +69,19 @@ async def _go_on(coroutine, waiting_for):
             return finished.value
 
 
+def per_loop(registry, channel_layer, make):
+    """The one `make(channel_layer)` of this event loop and layer. registry: a WeakKeyDictionary
+    (event loop -> {id(layer): object}), so a loop's objects go with it (tests run many loops)."""
+    by_layer = registry.setdefault(asyncio.get_running_loop(), {})
+    found = by_layer.get(id(channel_layer))
+    if found is None or found.layer is not channel_layer:
+        found = by_layer[id(channel_layer)] = make(channel_layer)
+    return found
+
+
 def local_groups(channel_layer):
     """This event loop's LocalGroups for channel_layer."""
-    registry = _by_loop.setdefault(asyncio.get_running_loop(), {})
-    groups = registry.get(id(channel_layer))
-    if groups is None or groups.layer is not channel_layer:
-        groups = registry[id(channel_layer)] = LocalGroups(channel_layer)
-    return groups
+    return per_loop(_by_loop, channel_layer, LocalGroups)
 
 
 class _Group:

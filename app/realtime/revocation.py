@@ -7,7 +7,6 @@ index of authenticated sockets by user, so a revocation costs one message per pr
 dictionary lookup, not a layer membership per socket or a handler call on every socket.
 """
 
-import asyncio
 import logging
 import weakref
 
@@ -16,7 +15,7 @@ from django.dispatch import receiver
 from tokens.signals import credentials_revoked
 
 from .broadcast import BroadcastUnavailable, broadcast
-from .groups import local_groups
+from .groups import local_groups, per_loop
 
 logger = logging.getLogger("realtime")
 
@@ -26,11 +25,8 @@ _by_loop = weakref.WeakKeyDictionary()  # event loop -> {layer id: Revocations}
 
 
 def revocations(channel_layer):
-    registry = _by_loop.setdefault(asyncio.get_running_loop(), {})
-    watcher = registry.get(id(channel_layer))
-    if watcher is None or watcher.layer is not channel_layer:
-        watcher = registry[id(channel_layer)] = Revocations(channel_layer)
-    return watcher
+    """This event loop's Revocations for channel_layer."""
+    return per_loop(_by_loop, channel_layer, Revocations)
 
 
 class Revocations:

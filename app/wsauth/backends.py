@@ -45,6 +45,16 @@ def _query_param(scope, name):
     return values[0] if values else None
 
 
+def _offered_after(scope, marker):
+    """The credential a client offers as subprotocols [marker, credential]: None when the marker
+    is not offered, "" when nothing comes with it."""
+    offered = scope.get("subprotocols") or []
+    if marker not in offered:
+        return None
+    rest = [value for value in offered if value != marker]
+    return rest[0] if rest else ""
+
+
 def _header(scope, name):
     """The raw value (bytes) of the first header called name, or None."""
     for key, value in scope.get("headers", []):
@@ -74,13 +84,12 @@ class SubprotocolTicketBackend:
     upstream fails) can hold it. What the demo's client sends."""
 
     async def authenticate(self, scope):
-        offered = scope.get("subprotocols") or []
-        if TICKET_SUBPROTOCOL not in offered:
+        offered = _offered_after(scope, TICKET_SUBPROTOCOL)
+        if offered is None:
             return None
-        rest = [p for p in offered if p != TICKET_SUBPROTOCOL]
-        if not rest:
+        if not offered:
             return AuthResult(method="ticket", error="'ticket' subprotocol offered without a ticket")
-        return await _redeem(rest[0], "ticket", subprotocol=TICKET_SUBPROTOCOL)
+        return await _redeem(offered, "ticket", subprotocol=TICKET_SUBPROTOCOL)
 
 
 class TicketBackend:
@@ -98,13 +107,12 @@ class SubprotocolTokenBackend:
     """`Sec-WebSocket-Protocol: bearer, <token>`: browsers can send it; it is not in URLs."""
 
     async def authenticate(self, scope):
-        offered = scope.get("subprotocols") or []
-        if BEARER_SUBPROTOCOL not in offered:
+        offered = _offered_after(scope, BEARER_SUBPROTOCOL)
+        if offered is None:
             return None
-        rest = [p for p in offered if p != BEARER_SUBPROTOCOL]
-        if not rest:
+        if not offered:
             return AuthResult(method="subprotocol", error="'bearer' subprotocol offered without a token")
-        return await _verify(rest[0], "subprotocol", subprotocol=BEARER_SUBPROTOCOL)
+        return await _verify(offered, "subprotocol", subprotocol=BEARER_SUBPROTOCOL)
 
 
 class AuthorizationHeaderBackend:

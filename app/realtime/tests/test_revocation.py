@@ -5,8 +5,6 @@ import logging
 
 import pytest
 from asgiref.sync import sync_to_async
-from django.contrib.auth import BACKEND_SESSION_KEY, HASH_SESSION_KEY, SESSION_KEY
-from django.contrib.sessions.backends.db import SessionStore
 from rest_framework.test import APIClient
 
 from realtime.testing import ORIGIN, established, receive_close
@@ -84,15 +82,11 @@ async def test_a_deactivated_or_deleted_users_sockets_close(ws, alice, token_for
     assert await revoked(communicator) == 4001
 
 
-async def test_ending_a_session_closes_its_sockets(ws, alice):
+async def test_ending_a_session_closes_its_sockets(ws, alice, session_for):
     from django.contrib.auth import logout
     from django.test import RequestFactory
 
-    session = SessionStore()
-    session[SESSION_KEY] = str(alice.pk)
-    session[BACKEND_SESSION_KEY] = "django.contrib.auth.backends.ModelBackend"
-    session[HASH_SESSION_KEY] = alice.get_session_auth_hash()
-    await session.asave()
+    session = await session_for(alice)
     communicator = await open_socket(ws, headers=[ORIGIN, (b"cookie", f"sessionid={session.session_key}".encode())])
 
     def log_out():

@@ -1,8 +1,6 @@
 import logging
 
 import pytest
-from django.contrib.auth import BACKEND_SESSION_KEY, HASH_SESSION_KEY, SESSION_KEY
-from django.contrib.sessions.backends.db import SessionStore
 
 from realtime.testing import ORIGIN, established, receive_close
 from tokens import store
@@ -45,12 +43,8 @@ async def test_malformed_or_foreign_authorization_header_is_refused_and_explaine
     assert "malformed Authorization header" in caplog.text
 
 
-async def test_session_cookie(ws, alice):
-    session = SessionStore()
-    session[SESSION_KEY] = str(alice.pk)
-    session[BACKEND_SESSION_KEY] = "django.contrib.auth.backends.ModelBackend"
-    session[HASH_SESSION_KEY] = alice.get_session_auth_hash()
-    await session.asave()
+async def test_session_cookie(ws, alice, session_for):
+    session = await session_for(alice)
     cookie = (b"cookie", f"sessionid={session.session_key}".encode())
     _, communicator = await ws("/ws/notifications/", headers=[ORIGIN, cookie])
     hello = await established(communicator)
