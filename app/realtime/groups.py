@@ -254,3 +254,21 @@ class LocalGroups:
         """Wait for the background leaves (tests, shutdown)."""
         while self._stopping:
             await asyncio.gather(*list(self._stopping), return_exceptions=True)
+
+    async def leave_everything(self):
+        """Leave every layer group this process is in (a shutdown): a process that exits while
+        its leaves are pending stays a dead member of its groups until they expire."""
+        for name, group in list(self.groups.items()):
+            group.members.clear()
+            self.leave(name, None)  # no member left: the process leaves the layer's group
+        await self.drain()
+
+
+async def leave_every_group(timeout=5.0):
+    """At shutdown, every LocalGroups of this event loop leaves its layer groups (bounded)."""
+    every = [groups for by_layer in [_by_loop.get(asyncio.get_running_loop(), {})] for groups in by_layer.values()]
+    try:
+        async with asyncio.timeout(timeout):
+            await asyncio.gather(*(groups.leave_everything() for groups in every))
+    except TimeoutError:
+        logger.warning("shutdown: leaving the channel layer's groups took longer than %s s", timeout)

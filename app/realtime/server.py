@@ -227,6 +227,11 @@ class GracefulServer(Server):
         logger.info("Closed %i WebSocket(s) with 1001; cancelled %i pending application instance(s)",
                     len(open_sockets), len(pending))
         yield defer.Deferred.fromFuture(asyncio.gather(*pending, return_exceptions=True))
+        # The consumers left their groups locally; the process leaves the layer's groups in the
+        # background (realtime.groups): finish that before exiting, or it stays a dead member.
+        from realtime.groups import leave_every_group
+
+        yield defer.Deferred.fromFuture(asyncio.ensure_future(leave_every_group()))
 
 
 class GracefulCommandLineInterface(CommandLineInterface):

@@ -5,6 +5,7 @@ import json
 
 import pytest
 import redis
+from websockets.exceptions import ConnectionClosed
 
 from ops.testing.client import http, login, receive, ws_connect
 
@@ -69,7 +70,9 @@ async def test_storm_on_a_small_pool_waits_instead_of_failing(start_daphne, redi
     its presence with a group_send on connect and on disconnect): the layer calls queue for a
     connection instead of raising MaxConnectionsError, the process is one member of the group
     while any socket is in it, and none once everyone left."""
-    server = start_daphne("burst", redis=redis_server, REDIS_MAX_CONNECTIONS="10")
+    # The units' handshake wait (daphne's own 5 s cut handshakes queued behind 500 membership checks).
+    server = start_daphne("burst", redis=redis_server, extra_args=["--websocket_connect_timeout", "60"],
+                          REDIS_MAX_CONNECTIONS="10")
     token = login(server)
     status, conversations = http("GET", server.base_url + "/api/chat/conversations/", token=token)
     room = conversations[0]["id"]
@@ -89,7 +92,7 @@ async def test_storm_on_a_small_pool_waits_instead_of_failing(start_daphne, redi
     failures = [r for r in results if r != "connection_established"]
     assert not failures, f"{len(failures)} of {BURST} failed, e.g. {failures[:3]}"
     group = f"asgi:group:chat.{room}"
-    assert group_members(redis_server) == {group: 1}
+    assert group_members(redis_server)[group] == 1
     await asyncio.gather(*(ws.close() for ws in sockets), return_exceptions=True)
     deadline = asyncio.get_running_loop().time() + 30
     while group_members(redis_server).get(group) and asyncio.get_running_loop().time() < deadline:
@@ -132,3 +135,24 @@ async def test_logout_closes_that_tokens_sockets_on_every_process_within_a_secon
         assert asyncio.get_running_loop().time() - started < 2
         await untouched.send(json.dumps({"type": "ping"}))
         assert (await receive(untouched, "pong"))["type"] == "pong"
+
+
+async def test_a_stopped_daphne_leaves_the_layers_groups(start_daphne, redis_server):
+    """A process is one member of each group it has sockets in (realtime.groups); when it stops
+    (SIGTERM: a deploy, systemctl stop) it must leave them, or every later broadcast pays for a
+    dead member until the group expires (a day)."""
+    server = start_daphne("leaving", redis=redis_server)
+    token = login(server)
+    status, conversations = http("GET", server.base_url + "/api/chat/conversations/", token=token)
+    room = conversations[0]["id"]
+    group = f"asgi:group:chat.{room}"
+    before = group_members(redis_server).get(group, 0)
+    async with ws_connect(server, f"/ws/chat/{room}/", token=token) as ws:
+        await receive(ws, "connection_established")
+        assert group_members(redis_server)[group] == before + 1
+        server.popen.terminate()
+        with pytest.raises(ConnectionClosed):
+            while True:
+                await receive(ws, timeout=15)
+    assert server.popen.wait(20) == 0
+    assert group_members(redis_server).get(group, 0) == before
