@@ -16,6 +16,7 @@ from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 from django.conf import settings  # noqa: E402
 
 from config.routing import websocket_urlpatterns  # noqa: E402
+from realtime.groups import lifespan  # noqa: E402
 from wsauth.middleware import WebSocketAuthMiddlewareStack  # noqa: E402
 from wsauth.origin import LoggingAllowedHostsOriginValidator  # noqa: E402
 
@@ -42,4 +43,6 @@ def websocket_application():
     return app
 
 
-application = ProtocolTypeRouter({"http": django_asgi_app, "websocket": websocket_application()})
+# lifespan: a server that speaks it (uvicorn) lets the process leave its channel-layer groups on
+# shutdown (realtime.groups); daphne's stop is realtime.server's.
+application = ProtocolTypeRouter({"http": django_asgi_app, "websocket": websocket_application(), "lifespan": lifespan})

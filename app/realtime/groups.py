@@ -272,3 +272,16 @@ async def leave_every_group(timeout=5.0):
             await asyncio.gather(*(groups.leave_everything() for groups in every))
     except TimeoutError:
         logger.warning("shutdown: leaving the channel layer's groups took longer than %s s", timeout)
+
+
+async def lifespan(scope, receive, send):
+    """The ASGI lifespan protocol, for servers that speak it (uvicorn; daphne does not, and
+    realtime.server leaves the groups itself): on shutdown the process leaves its groups."""
+    while True:
+        message = await receive()
+        if message["type"] == "lifespan.startup":
+            await send({"type": "lifespan.startup.complete"})
+        elif message["type"] == "lifespan.shutdown":
+            await leave_every_group()
+            await send({"type": "lifespan.shutdown.complete"})
+            return

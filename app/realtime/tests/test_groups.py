@@ -341,3 +341,22 @@ async def test_a_socket_that_never_reads_is_cut_off_after_its_queue_fills(settin
     await eventually(lambda: stalled.sent and stalled.sent[-1] == {"type": "websocket.close", "code": 4009})
     groups.leave("g-stalled", stalled.consumer)
     await groups.drain()
+
+
+async def test_at_shutdown_the_process_leaves_every_group_it_is_in():
+    """A server that speaks the lifespan protocol (uvicorn) shuts down: the process leaves the
+    layer's groups, even those with members still, so it stays no dead member of them."""
+    from asgiref.testing import ApplicationCommunicator
+
+    from config.asgi import application
+
+    layer = get_channel_layer()
+    groups = local_groups(layer)
+    await groups.join("g-shutdown", Member())
+    assert len(layer.groups["g-shutdown"]) == 1
+    lifespan = ApplicationCommunicator(application, {"type": "lifespan", "asgi": {"version": "3.0"}})
+    await lifespan.send_input({"type": "lifespan.startup"})
+    assert (await lifespan.receive_output(2))["type"] == "lifespan.startup.complete"
+    await lifespan.send_input({"type": "lifespan.shutdown"})
+    assert (await lifespan.receive_output(5))["type"] == "lifespan.shutdown.complete"
+    assert not layer.groups.get("g-shutdown") and groups.summary() == {}
