@@ -110,7 +110,7 @@ molecule: $(VENV)/.dev-installed
 	$(PY) -m pytest tests/molecule $(if $(SCENARIO),-k "$(SCENARIO)")
 
 test: lint $(CHECKOV)
-	$(PY) -m pytest
+	$(PY) -m pytest --durations=40
 
 unit: $(VENV)/.dev-installed
 	$(PY) -m pytest -m "not live and not browser and not molecule and not containers and not infra"
