@@ -6,7 +6,23 @@ import pytest
 from ops.testing.processes import DEMO_PASSWORD, Daphne, RedisServer, django_env, prepare_database
 from ops.testing.tools import require_tool
 
+# The order of a session: what runs in this process; then the host suites, molecule's scenarios
+# converging in the background meanwhile (tests/molecule/scenarios.py); then what starts
+# servers and judges times, on a machine no longer busy with them.
+IN_PROCESS, HOSTS, SERVERS = range(3)
+HOST_MARKERS = ("containers", "infra", "molecule")
+SERVER_MARKERS = ("live", "e2e", "browser")
 
+
+def phase(item):
+    if any(item.get_closest_marker(name) for name in SERVER_MARKERS):
+        return SERVERS
+    if any(item.get_closest_marker(name) for name in HOST_MARKERS):
+        return HOSTS
+    return IN_PROCESS
+
+
+@pytest.hookimpl(trylast=True)  # after pytest-django's own ordering, which the sort keeps within a phase
 def pytest_collection_modifyitems(items):
     for item in items:
         if "/tests/live/" in str(item.path):
@@ -22,6 +38,22 @@ def pytest_collection_modifyitems(items):
             item.add_marker(pytest.mark.containers)
         elif "/tests/terraform/" in str(item.path):
             item.add_marker(pytest.mark.infra)
+    # Molecule last among the host suites: its tests only wait for results.
+    items.sort(key=lambda item: (phase(item), item.get_closest_marker("molecule") is not None))
+
+
+def pytest_runtest_setup(item):
+    if phase(item) == HOSTS:
+        from tests.molecule.scenarios import RUNS
+
+        RUNS.start([test.callspec.params["scenario"] for test in item.session.items
+                    if test.get_closest_marker("molecule") and hasattr(test, "callspec")])
+
+
+def pytest_sessionfinish(session):
+    from tests.molecule.scenarios import RUNS
+
+    RUNS.stop()
 
 
 @pytest.fixture(scope="session")
