@@ -36,6 +36,9 @@ def pytest_collection_modifyitems(items):
             item.add_marker(pytest.mark.molecule)
         elif "/tests/containers/" in str(item.path):
             item.add_marker(pytest.mark.containers)
+            # The first one's setup builds the images: 2-3 min alone, more while molecule converges.
+            if not item.get_closest_marker("timeout"):
+                item.add_marker(pytest.mark.timeout(1200))
         elif "/tests/terraform/" in str(item.path):
             item.add_marker(pytest.mark.infra)
     # Molecule last among the host suites: its tests only wait for results.
