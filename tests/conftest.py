@@ -49,8 +49,7 @@ def pytest_runtest_setup(item):
     if phase(item) == HOSTS:
         from tests.molecule.scenarios import RUNS
 
-        RUNS.start([test.callspec.params["scenario"] for test in item.session.items
-                    if test.get_closest_marker("molecule") and hasattr(test, "callspec")])
+        RUNS.start(item.session.items)
 
 
 def pytest_sessionfinish(session):

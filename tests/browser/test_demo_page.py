@@ -1,15 +1,13 @@
 """The demo page in headless Chromium (Debian's), driven by Playwright: two users in two
 browser contexts chat live, and a notification arrives."""
 
-import os
-from pathlib import Path
 
 import pytest
 
+from ops.testing.artifacts import ARTIFACTS
 from ops.testing.processes import DEMO_PASSWORD
 from ops.testing.tools import require_tool
 
-ARTIFACTS = Path(os.environ.get("TEST_ARTIFACTS", Path(__file__).resolve().parents[2] / "test-artifacts"))
 # Debian's Chromium as root in a closed network: no sandbox, no background traffic.
 CHROMIUM_ARGS = [
     "--no-sandbox",

@@ -4,10 +4,11 @@ route and no message twice."""
 
 import time
 
+from ops.testing.artifacts import ARTIFACTS
 from ops.testing.client import http
 from ops.testing.processes import DEMO_PASSWORD, wait_until
 
-from .test_demo_page import ARTIFACTS, browser, site  # noqa: F401 - fixtures
+from .test_demo_page import browser, site  # noqa: F401 - fixtures
 
 
 class Watched:

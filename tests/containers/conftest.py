@@ -13,11 +13,11 @@ from pathlib import Path
 
 import pytest
 
+from ops.testing.artifacts import append_line
 from ops.testing.tools import prepared_environment, require_tool
 from ops.tools import REPO_DIR
 
 HERE = Path(__file__).resolve().parent
-ARTIFACTS = Path(os.environ.get("TEST_ARTIFACTS", REPO_DIR / "test-artifacts"))
 BASE_IMAGES = ("PYTHON_IMAGE", "NGINX_IMAGE", "REDIS_IMAGE", "POSTGRES_IMAGE")
 APP_IMAGE = "localhost/channels-stack-test:latest"
 PROXY_IMAGE = "localhost/channels-stack-nginx-test:latest"
@@ -28,9 +28,7 @@ HOST_CA = Path("/etc/ssl/certs/ca-certificates.crt")
 
 
 def figure(line):
-    ARTIFACTS.mkdir(parents=True, exist_ok=True)
-    with open(ARTIFACTS / "container-figures.txt", "a") as figures:
-        figures.write(line + "\n")
+    append_line("container-figures.txt", line)
 
 
 def run(env, *command, timeout=600, check=True):

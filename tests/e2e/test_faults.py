@@ -18,9 +18,10 @@ import pytest
 from websockets.exceptions import ConnectionClosed
 
 from ops.stack import Layout
+from ops.testing.artifacts import append_line
 from ops.testing.client import http, login, receive, ws_connect
 from ops.testing.processes import LocalStack
-from ops.tools import REPO_DIR, nofile_limit
+from ops.tools import nofile_limit
 from tests.browser.test_demo_page import browser  # noqa: F401 - a fixture
 
 from .conftest import require_stack_tools, stack_directory
@@ -36,13 +37,8 @@ SETTINGS = {
     "nginx_client_header_timeout": HEADER_TIMEOUT,
 }
 TRACEBACK = re.compile(r"Traceback|Exception inside application")
-ARTIFACT = REPO_DIR / "test-artifacts" / "faults.txt"
-
-
 def record(line):
-    ARTIFACT.parent.mkdir(exist_ok=True)
-    with ARTIFACT.open("a") as artifact:
-        artifact.write(line + "\n")
+    append_line("faults.txt", line)
 
 
 @pytest.fixture(scope="module")

@@ -16,12 +16,12 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
+from ops.testing.artifacts import ARTIFACTS, append_line
 from ops.testing.tools import prepared_environment, require_tool
 from ops.tools import REPO_DIR
 
 ANSIBLE_DIR = REPO_DIR / "ansible"
 SCENARIOS = sorted(p.parent.name for p in (ANSIBLE_DIR / "molecule").glob("*/molecule.yml"))
-ARTIFACTS = Path(os.environ.get("TEST_ARTIFACTS", REPO_DIR / "test-artifacts"))
 CONCURRENCY = int(os.environ.get("MOLECULE_CONCURRENCY", "2"))
 TIMEOUT_S = 3500
 # Minutes each took alone on the 2-core CI machine: the longest start first, so that the short
@@ -50,9 +50,13 @@ class ScenarioRuns:
         self._running = set()
         self._lock = threading.Lock()
 
-    def start(self, scenarios):
-        """Start these scenarios (once per session; a second call does nothing)."""
-        if self._executor is not None or self._setup_error is not None or not scenarios:
+    def start(self, items):
+        """Start the scenarios of the session's selected items (once; later calls do nothing)."""
+        if self._executor is not None or self._setup_error is not None:
+            return
+        scenarios = [item.callspec.params["scenario"] for item in items
+                     if item.get_closest_marker("molecule") and hasattr(item, "callspec")]
+        if not scenarios:
             return
         try:
             env = molecule_environment()
@@ -97,8 +101,7 @@ class ScenarioRuns:
                 with self._lock:
                     self._running.discard(process)
         seconds = time.monotonic() - started
-        with open(ARTIFACTS / "molecule-times.txt", "a") as times:
-            times.write(f"{scenario}: {seconds:.0f} s, exit {returncode} ({CONCURRENCY} at a time)\n")
+        append_line("molecule-times.txt", f"{scenario}: {seconds:.0f} s, exit {returncode} ({CONCURRENCY} at a time)")
         return returncode, seconds, log
 
 

@@ -30,6 +30,7 @@ import pytest
 import yaml
 
 from ops.testing import hosts
+from ops.testing.artifacts import append_line
 from ops.testing.client import Site
 from ops.testing.tools import prepared_environment, require_tool
 from ops.tools import REPO_DIR
@@ -43,7 +44,6 @@ HOST_CA = Path("/etc/ssl/certs/ca-certificates.crt")
 EXAMPLE_INVENTORY = ANSIBLE_DIR / "inventories" / "single-host"
 SERVER_NAME = yaml.safe_load((EXAMPLE_INVENTORY / "group_vars" / "all" / "main.yml").read_text())[
     "app_server_names"][0]
-ARTIFACTS = Path(os.environ.get("TEST_ARTIFACTS", REPO_DIR / "test-artifacts"))
 BOOT_TIMEOUT = 300  # cloud-init status --wait, seconds (about 5 s here: apt-get update + python3)
 
 # A cold machine builds the base image (debootstrap, ~1 min) and this one before the first test.
@@ -52,9 +52,7 @@ pytestmark = pytest.mark.timeout(1800)
 
 def figure(line):
     print(line)
-    ARTIFACTS.mkdir(parents=True, exist_ok=True)
-    with open(ARTIFACTS / "cloud-init-boot-times.txt", "a") as times:
-        times.write(line + "\n")
+    append_line("cloud-init-boot-times.txt", line)
 
 
 @pytest.fixture(scope="module")

@@ -3,19 +3,17 @@ are connected gives no 5xx and every client is back within 5 s; a release that f
 health check is rolled back and the site keeps serving."""
 
 import asyncio
-import os
 import shutil
-from pathlib import Path
 
 import pytest
 
 from ops.testing import hosts
+from ops.testing.artifacts import append_line
 from ops.testing.load import HttpLoop, ReconnectingClients
-from ops.tools import APP_DIR, REPO_DIR
+from ops.tools import APP_DIR
 
 APP = hosts.APP_NAME
 pytestmark = pytest.mark.timeout(1200)
-ARTIFACTS = Path(os.environ.get("TEST_ARTIFACTS", REPO_DIR / "test-artifacts"))
 
 
 def release_copy(tmp_path, name, extra_settings=""):
@@ -43,10 +41,8 @@ async def test_a_release_deploys_without_downtime(machine, site, tmp_path):
     after = current_release(machine)
     figures = (f"deploy: {requests.sent} requests, {requests.server_errors} 5xx/errors, "
                f"{sum(clients.closes.values())} socket closes {dict(clients.closes)}, "
-               f"longest reconnect {max(clients.gaps, default=0):.2f} s\n")
-    ARTIFACTS.mkdir(parents=True, exist_ok=True)
-    with open(ARTIFACTS / "deploy-figures.txt", "a") as report:  # for the record, whatever the outcome
-        report.write(figures)
+               f"longest reconnect {max(clients.gaps, default=0):.2f} s")
+    append_line("deploy-figures.txt", figures)  # for the record, whatever the outcome
     assert after != before, result.stdout[-3000:]
     assert requests.server_errors == 0, requests.failures[:20]
     assert requests.sent > 0

@@ -12,8 +12,8 @@ from websockets.exceptions import ConnectionClosed
 
 from conftest import DEMO_PASSWORD
 from ops.testing import hosts
+from ops.testing.artifacts import append_line
 from ops.testing.client import connect_on_each_instance, http, login, receive, ws_connect
-from ops.tools import REPO_DIR
 
 APP = hosts.APP_NAME
 DAPHNES = {"daphne-1": f"{APP}-daphne@1.service", "daphne-2": f"{APP}-daphne@2.service"}
@@ -21,10 +21,7 @@ DAPHNES = {"daphne-1": f"{APP}-daphne@1.service", "daphne-2": f"{APP}-daphne@2.s
 
 def record(line):
     """Figures for RELIABILITY.md, beside the local stack's (tests/e2e/test_faults.py)."""
-    artifact = REPO_DIR / "test-artifacts" / "faults.txt"
-    artifact.parent.mkdir(exist_ok=True)
-    with artifact.open("a") as out:
-        out.write(f"under systemd: {line}\n")
+    append_line("faults.txt", f"under systemd: {line}")
 
 
 def main_pid(machine, unit):
