@@ -20,11 +20,13 @@ FROM ${PYTHON_IMAGE} AS render
 ARG SERVER_NAMES=example.com
 ENV PIP_DISABLE_PIP_VERSION_CHECK=1 PIP_NO_CACHE_DIR=1
 WORKDIR /src
-COPY ops/render-requirements.txt ops/
+COPY app/requirements/pip.txt ops/render-requirements.txt ops/
 # The optional build secret "ca": a CA bundle pip trusts instead of its own (corporate proxies).
+# The locked pip first, whatever pip the base image's venv has (app/requirements/pip.in).
 RUN --mount=type=secret,id=ca \
     if [ -s /run/secrets/ca ]; then export PIP_CERT=/run/secrets/ca; fi; \
     python3 -m venv /opt/render \
+    && /opt/render/bin/pip install --quiet --require-hashes -r ops/pip.txt \
     && /opt/render/bin/pip install --quiet --require-hashes --no-deps -r ops/render-requirements.txt
 COPY ops/ ops/
 COPY nginx/*.j2 nginx/
@@ -37,10 +39,11 @@ RUN /opt/render/bin/python -m ops.render --install --destdir /tree --vars ops/co
 # --- build: the hashed lock into a virtualenv (any wheel is built here), static files ----------
 FROM ${PYTHON_IMAGE} AS build
 ENV PIP_DISABLE_PIP_VERSION_CHECK=1 PIP_NO_CACHE_DIR=1
-COPY app/requirements/base.txt /tmp/base.txt
+COPY app/requirements/pip.txt app/requirements/base.txt /tmp/
 RUN --mount=type=secret,id=ca \
     if [ -s /run/secrets/ca ]; then export PIP_CERT=/run/secrets/ca; fi; \
     python3 -m venv /app/venv \
+    && /app/venv/bin/pip install --quiet --require-hashes -r /tmp/pip.txt \
     && /app/venv/bin/pip install --quiet --require-hashes --no-deps -r /tmp/base.txt
 COPY app/ /app/app/
 COPY --from=render /tree/app/bin/ /app/bin/

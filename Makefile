@@ -15,46 +15,65 @@ LOCK_ENV := PIP_CONFIG_FILE=/dev/null PIP_FIND_LINKS= PIP_EXTRA_INDEX_URL= PIP_I
 COMPILE  := $(LOCK_ENV) $(abspath $(VENV))/bin/pip-compile --quiet --generate-hashes --allow-unsafe --strip-extras \
             --no-emit-index-url --no-emit-find-links --resolver=backtracking
 
-.PHONY: help venv run stack stack-manage stack-ctl configs bench bench-full audit test lint unit molecule argument-specs lock upgrade clean
+.PHONY: help venv ops run stack stack-manage stack-ctl configs bench bench-full audit test lint unit molecule argument-specs lock upgrade clean
 help:
 	@echo "make run      start the app on http://$(HOST):$(PORT) (SQLite, in-memory layer, demo users)"
-	@echo "make stack    nginx + $(DAPHNE) daphne + gunicorn/uvicorn + Redis + PostgreSQL on http://127.0.0.1:$(STACK_PORT)"
+	@echo "make stack [VARS='my-vars.yml']   nginx + $(DAPHNE) daphne + gunicorn/uvicorn + Redis + PostgreSQL on http://127.0.0.1:$(STACK_PORT)"
 	@echo "make stack-manage ARGS='createsuperuser'   any manage.py command against the running stack"
 	@echo "make stack-ctl ARGS='status'   the running stack's processes (restart daphne1, stop nginx, tail -f http)"
 	@echo "make configs OUT=dir VARS='my-vars.yml secrets.yml'   nginx/, systemd/ and app.env for a server"
 	@echo "make bench    the benchmark suite, quick (1,000 sockets, a few minutes): bench/results/quick/results.md"
 	@echo "make bench-full [PROFILE=1]   the whole suite (10,000 sockets, ~20 min; py-spy profile): bench/results/full/"
 	@echo "make audit    known vulnerabilities in every locked requirement (pip-audit; needs PyPI's JSON API)"
+	@echo "make ops      Ansible + the renderer in $(VENV)/ops, for provisioning servers (ansible/README.md)"
 	@echo "make test     lint + every test (unit, live, end-to-end through nginx, headless Chromium, molecule)"
 	@echo "make molecule [SCENARIO=full]   the Ansible roles on podman hosts with systemd (all scenarios, or one)"
 	@echo "make lock     re-resolve $(REQ)/*.txt after editing a .in file"
 	@echo "make upgrade  upgrade every pinned dependency to its newest allowed version"
 
-$(VENV)/.base-installed: $(REQ)/base.txt
-	test -x $(PY) || $(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install --quiet --require-hashes -r $(REQ)/base.txt
+# Every venv of the project is made the same way: the machine's python3 -m venv, then the locked
+# pip (its pip.in says why: an older pip refuses some hashed locks), then the venv's own lock.
+# pip prints each package as it goes: the first dev install takes a minute or two.
+PIP_LOCK := $(REQ)/pip.txt
+# $(call install_lock,venv directory,lock file)
+define install_lock
+	@echo "==> $(2) -> $(1) (pip first, then every locked package; about a minute the first time)"
+	test -x $(1)/bin/python || $(PYTHON) -m venv $(1)
+	$(1)/bin/python -m pip install --quiet --disable-pip-version-check --require-hashes -r $(PIP_LOCK)
+	$(1)/bin/python -m pip install --disable-pip-version-check --require-hashes -r $(2)
+endef
+
+$(VENV)/.base-installed: $(REQ)/base.txt $(PIP_LOCK)
+	$(call install_lock,$(VENV),$(REQ)/base.txt)
 	touch $@
 
-$(VENV)/.dev-installed: $(REQ)/dev.txt
-	test -x $(PY) || $(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install --quiet --require-hashes -r $(REQ)/dev.txt
+$(VENV)/.dev-installed: $(REQ)/dev.txt $(PIP_LOCK)
+	$(call install_lock,$(VENV),$(REQ)/dev.txt)
 	touch $@ $(VENV)/.base-installed
 
 # The renderer alone (Jinja2, PyYAML) in a venv of its own: `make configs` needs nothing else.
 RENDER_PY := $(abspath $(VENV))/render/bin/python
-$(VENV)/render/.installed: ops/render-requirements.txt
-	test -x $(RENDER_PY) || $(PYTHON) -m venv $(VENV)/render
-	$(RENDER_PY) -m pip install --quiet --require-hashes -r ops/render-requirements.txt
+$(VENV)/render/.installed: ops/render-requirements.txt $(PIP_LOCK)
+	$(call install_lock,$(VENV)/render,ops/render-requirements.txt)
+	touch $@
+
+# The operator's tools: Ansible (with the collections the roles use), the renderer and the
+# local stack's supervisor, without the app's or the tests' packages (ansible/README.md).
+OPS_VENV := $(VENV)/ops
+$(OPS_VENV)/.installed: ops/requirements.txt $(PIP_LOCK)
+	$(call install_lock,$(OPS_VENV),ops/requirements.txt)
 	touch $@
 
 # checkov (tests/terraform) in a venv of its own: its pins (packaging<24) clash with the dev set.
 CHECKOV := $(VENV)/checkov/bin/checkov
-$(CHECKOV): terraform/requirements.txt
-	test -x $(VENV)/checkov/bin/python || $(PYTHON) -m venv $(VENV)/checkov
-	$(VENV)/checkov/bin/pip install --quiet --require-hashes -r terraform/requirements.txt
+$(CHECKOV): terraform/requirements.txt $(PIP_LOCK)
+	$(call install_lock,$(VENV)/checkov,terraform/requirements.txt)
 	touch $@
 
 venv: $(VENV)/.base-installed
+
+ops: $(OPS_VENV)/.installed
+	@echo "Ansible and the renderer are in $(OPS_VENV): . $(OPS_VENV)/bin/activate, then see ansible/README.md"
 
 run: $(VENV)/.base-installed
 	cd app && $(PY) manage.py migrate --verbosity 0   # creates the token cache table too
@@ -68,7 +87,7 @@ run: $(VENV)/.base-installed
 	cd app && $(PY) manage.py runserver $(HOST):$(PORT)
 
 stack: $(VENV)/.dev-installed
-	$(PY) -m ops.stack --dir $(STACK_DIR) up --port $(STACK_PORT) --daphne $(DAPHNE)
+	$(PY) -m ops.stack --dir $(STACK_DIR) up --port $(STACK_PORT) --daphne $(DAPHNE) $(foreach file,$(VARS),--vars $(file))
 
 stack-manage: $(VENV)/.dev-installed
 	$(PY) -m ops.stack --dir $(STACK_DIR) manage $(ARGS)
@@ -112,12 +131,11 @@ molecule: $(VENV)/.dev-installed
 test: lint $(CHECKOV)
 	$(PY) -m pytest --durations=40
 
+# The tests that start no server, container or host (tests/conftest.py marks the system suites).
 unit: $(VENV)/.dev-installed
-	$(PY) -m pytest -m "not live and not browser and not molecule and not containers and not infra"
+	$(PY) -m pytest -m "not live and not e2e and not browser and not molecule and not containers and not infra"
 
-$(VENV)/bin/pip-compile:
-	test -x $(PY) || $(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install --quiet pip-tools
+$(VENV)/bin/pip-compile: $(VENV)/.dev-installed
 
 # ops' lock first: dev.in is constrained by it, so the tooling has one set of pins.
 lock: $(VENV)/bin/pip-compile
@@ -125,6 +143,7 @@ lock: $(VENV)/bin/pip-compile
 	cd $(OPS_REQ) && $(COMPILE) -o requirements.txt requirements.in
 	cd $(OPS_REQ) && $(COMPILE) -o render-requirements.txt render-requirements.in
 	cd $(REQ) && $(COMPILE) -o dev.txt dev.in
+	cd $(REQ) && $(COMPILE) -o pip.txt pip.in
 	cd terraform && $(COMPILE) -o requirements.txt requirements.in
 
 upgrade: $(VENV)/bin/pip-compile
@@ -132,6 +151,7 @@ upgrade: $(VENV)/bin/pip-compile
 	cd $(OPS_REQ) && $(COMPILE) --upgrade -o requirements.txt requirements.in
 	cd $(OPS_REQ) && $(COMPILE) -o render-requirements.txt render-requirements.in
 	cd $(REQ) && $(COMPILE) --upgrade -o dev.txt dev.in
+	cd $(REQ) && $(COMPILE) --upgrade -o pip.txt pip.in
 	cd terraform && $(COMPILE) --upgrade -o requirements.txt requirements.in
 
 clean:

@@ -101,7 +101,8 @@ def test_key_value_keeps_every_message_and_is_private():
 def test_commands_build_from_the_hashed_lock_and_migrate_before_start():
     service_ = web()
     build = service_["buildCommand"]
-    assert build.startswith("pip install --require-hashes -r app/requirements/base.txt && ")
+    assert build.startswith("pip install --require-hashes -r app/requirements/pip.txt && "
+                            "pip install --require-hashes -r app/requirements/base.txt && ")
     assert "DJANGO_SETTINGS_MODULE=config.settings.production" in build and "collectstatic --noinput" in build
     assert service_["preDeployCommand"] == (
         "cd app && python manage.py migrate --noinput && python manage.py createcachetable")

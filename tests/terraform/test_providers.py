@@ -39,9 +39,8 @@ def checkov_binary():
     for candidate in (os.environ.get("CHECKOV"), REPO_DIR / ".venv/checkov/bin/checkov", shutil.which("checkov")):
         if candidate and os.access(candidate, os.X_OK):
             return str(candidate)
-    return require_tool("checkov", "the Terraform modules are scanned by checkov (its venv: .venv/checkov, "
-                                   "`python3 -m venv .venv/checkov && .venv/checkov/bin/pip install "
-                                   "--require-hashes -r terraform/requirements.txt`)")
+    return require_tool("checkov", "the Terraform modules are scanned by checkov (its venv: "
+                                   "`make .venv/checkov/bin/checkov`)")
 
 
 @pytest.fixture(scope="module")
