@@ -1,10 +1,13 @@
 """Fixtures for the live and browser tests: a real redis-server, a migrated SQLite database
 shared by processes, and daphne processes started on demand."""
 
+from pathlib import Path
+
 import pytest
 
 from ops.testing.processes import DEMO_PASSWORD, Daphne, RedisServer, django_env, prepare_database
 from ops.testing.tools import require_tool
+from ops.tools import REPO_DIR
 
 # The order of a session: what runs in this process; then the host suites, molecule's scenarios
 # converging in the background meanwhile (tests/molecule/scenarios.py); then what starts
@@ -22,25 +25,38 @@ def phase(item):
     return IN_PROCESS
 
 
+# Where each system suite lives, and the markers its tests get. Given at collection, before
+# `-m` selects (a marker added in pytest_collection_modifyitems comes after pytest's own
+# deselection: `make unit` then started the molecule scenarios and the image builds).
+SUITE_MARKERS = {
+    "live": ("live",),
+    "e2e": ("live", "e2e"),
+    "browser": ("browser",),
+    "molecule": ("molecule",),
+    "containers": ("containers",),
+    "terraform": ("infra",),
+    "install": ("infra",),
+}
+SYSTEM_MARKERS = HOST_MARKERS + SERVER_MARKERS
+
+
+def suite_markers(path):
+    parts = Path(path).resolve().relative_to(REPO_DIR).parts
+    if len(parts) > 2 and parts[0] == "tests":
+        return SUITE_MARKERS.get(parts[1], ())
+    return ()
+
+
+def pytest_itemcollected(item):
+    for name in suite_markers(item.path):
+        item.add_marker(name)
+    if item.get_closest_marker("containers") and not item.get_closest_marker("timeout"):
+        # The first one's setup builds the images: 2-3 min alone, more while molecule converges.
+        item.add_marker(pytest.mark.timeout(1200))
+
+
 @pytest.hookimpl(trylast=True)  # after pytest-django's own ordering, which the sort keeps within a phase
 def pytest_collection_modifyitems(items):
-    for item in items:
-        if "/tests/live/" in str(item.path):
-            item.add_marker(pytest.mark.live)
-        elif "/tests/e2e/" in str(item.path):
-            item.add_marker(pytest.mark.live)
-            item.add_marker(pytest.mark.e2e)
-        elif "/tests/browser/" in str(item.path):
-            item.add_marker(pytest.mark.browser)
-        elif "/tests/molecule/" in str(item.path):
-            item.add_marker(pytest.mark.molecule)
-        elif "/tests/containers/" in str(item.path):
-            item.add_marker(pytest.mark.containers)
-            # The first one's setup builds the images: 2-3 min alone, more while molecule converges.
-            if not item.get_closest_marker("timeout"):
-                item.add_marker(pytest.mark.timeout(1200))
-        elif "/tests/terraform/" in str(item.path):
-            item.add_marker(pytest.mark.infra)
     # Molecule last among the host suites: its tests only wait for results.
     items.sort(key=lambda item: (phase(item), item.get_closest_marker("molecule") is not None))
 
