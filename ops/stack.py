@@ -1,6 +1,6 @@
 """The production topology on loopback, without root or containers: `make stack`.
 
-    python -m ops.stack [--dir DIR] up [--port 8080] [--daphne 2] [--set KEY=VALUE ...]
+    python -m ops.stack [--dir DIR] up [--port 8080] [--daphne 2] [--vars FILE ...] [--set KEY=VALUE ...]
     python -m ops.stack [--dir DIR] manage createsuperuser      # any manage.py command
     python -m ops.stack [--dir DIR] status                      # each process: state, pid, uptime
     python -m ops.stack [--dir DIR] restart daphne1             # stop, then start, one process
@@ -14,6 +14,11 @@ every process and of `manage`). supervisord runs them (ops.supervise): a process
 restarted after its unit's RestartSec= while the others keep serving, as systemd does on a
 server; Ctrl-C stops everything. Nothing is removed: database, static files and logs stay in
 DIR for the next run.
+
+Your variables (`--vars FILE`, then `--set`; `make stack VARS='my-vars.yml'`) go over
+ops/defaults.yml as for a server, except the ones that place the stack in DIR (LAUNCHER_OWNED:
+refused, with the option to use instead); a mapping such as `app_extra_env` is merged with the
+launcher's, key by key.
 """
 
 import argparse
@@ -27,6 +32,8 @@ import threading
 import time
 import urllib.request
 from pathlib import Path
+
+import yaml
 
 from ops import render
 from ops.postgres import INSTALL_HINT, LocalPostgres, PostgresError
@@ -108,8 +115,36 @@ class StackPostgres(LocalPostgres):
                               check=False).returncode == 0
 
 
+# What the launcher sets to put the stack in its directory on loopback: yours would break it.
+LAUNCHER_OWNED = {
+    "app_dir": None, "app_venv_dir": None, "app_run_dir": "--dir", "app_static_root": "--dir",
+    "app_env_file": "--dir", "app_secret_key": None, "app_database_url": None, "app_redis_url": None,
+    "daphne_instances": "--daphne", "systemd_unit_dir": "--dir", "systemd_tmpfiles_dir": "--dir",
+    "nginx_conf_dir": "--dir", "nginx_user": None, "nginx_pid_file": "--dir", "nginx_error_log": None,
+    "nginx_access_log": "--dir", "nginx_temp_dir": "--dir", "nginx_listen_address": None,
+    "nginx_http_port": "--port",
+}
+
+
+def merged_variables(launcher, user):
+    """The launcher's variables with the user's over them: mappings merged key by key (the user's
+    keys win), the launcher's own placement refused, every refusal at once."""
+    refused = [f"{name} is set by the local stack itself" + (f" (use {LAUNCHER_OWNED[name]})" if LAUNCHER_OWNED[name]
+                                                            else "")
+               for name in sorted(set(user) & set(LAUNCHER_OWNED))]
+    if refused:
+        raise StackError("these variables cannot be given to the local stack: " + "; ".join(refused))
+    merged = dict(launcher)
+    for name, value in user.items():
+        if isinstance(merged.get(name), dict) and isinstance(value, dict):
+            merged[name] = {**merged[name], **value}
+        else:
+            merged[name] = value
+    return merged
+
+
 class Stack:
-    def __init__(self, root, port=8080, daphne=2, overrides=None, demo_password=None):
+    def __init__(self, root, port=8080, daphne=2, overrides=None, demo_password=None, vars_files=()):
         self.layout = Layout(root)
         self.port = port
         self.url = f"http://127.0.0.1:{port}"
@@ -117,7 +152,16 @@ class Stack:
         self.as_root = os.geteuid() == 0
         self.nofile = nofile_limit(65536)
         self.postgres = StackPostgres(self.layout.pg)
-        self.variables = render.variables_from(overrides={**self._local_variables(daphne), **(overrides or {})})
+        user = {}
+        for path in vars_files:
+            try:
+                user.update(render.read_vars_file(path))
+            except OSError as error:
+                raise StackError(f"--vars {path}: {error.strerror}") from None
+            except yaml.YAMLError as error:
+                raise StackError(f"--vars {path} is not valid YAML: {error}") from None
+        user.update(overrides or {})
+        self.variables = render.variables_from(overrides=merged_variables(self._local_variables(daphne), user))
 
     def _secret_key(self):
         path = self.layout.secret_key
@@ -462,6 +506,8 @@ def main(argv=None):
     up.add_argument("--port", type=int, default=8080, help="nginx port on 127.0.0.1 (default 8080)")
     up.add_argument("--daphne", type=int, default=2, help="daphne instances (default 2)")
     up.add_argument("--demo-password", help="one password for every demo user instead of random ones")
+    up.add_argument("--vars", action="append", default=[], metavar="FILE",
+                    help="a YAML file of template variables, as for python -m ops.render (repeatable)")
     up.add_argument("--set", action="append", default=[], type=render.parse_set, metavar="KEY=VALUE",
                     help="template variable, as for python -m ops.render (e.g. nginx_ws_read_timeout=5)")
     manage = commands.add_parser("manage", help="run manage.py with the running stack's environment")
@@ -483,7 +529,7 @@ def main(argv=None):
             return supervisorctl(Layout(args.dir), ["restart", *args.names])
         if args.command == "ctl":
             return supervisorctl(Layout(args.dir), args.args)
-        stack = Stack(args.dir, args.port, args.daphne, dict(args.set), args.demo_password)
+        stack = Stack(args.dir, args.port, args.daphne, dict(args.set), args.demo_password, args.vars)
         return stack.up()
     except KeyboardInterrupt:  # before anything was started
         return 0
