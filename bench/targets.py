@@ -17,8 +17,6 @@ import redis
 
 from bench import httpc
 from bench.system import command_line, pids_listening_on, server_pid
-from ops.postgres import LocalPostgres
-from ops.stack import Layout
 from ops.testing.processes import DEMO_PASSWORD, LocalStack
 
 REPO_DIR = Path(__file__).resolve().parents[1]
@@ -102,10 +100,8 @@ class Stack:
         self.settings = {**CONFIGURATIONS[name], **LOAD_SETTINGS, **(extra_settings or {})}
         self.root = Path(tempfile.mkdtemp(prefix=f"channels-stack-bench-{name}-"))
         self.log_path = Path(log_dir) / f"stack-{name}.log"
-        # app_extra_env replaces the launcher's own (PGHOST, PYTHONUNBUFFERED): give them back.
-        pg_socket = LocalPostgres(Layout(self.root).pg).socket_dir
-        extra_env = {"PGHOST": str(pg_socket), "PYTHONUNBUFFERED": "1", **APP_ENV}
-        settings = {**self.settings, "app_extra_env": json.dumps(extra_env)}
+        # Merged with the launcher's own app_extra_env (PGHOST, PYTHONUNBUFFERED), key by key.
+        settings = {**self.settings, "app_extra_env": json.dumps(APP_ENV)}
         try:
             self.stack = LocalStack(self.root, self.log_path, daphne=daphne, settings=settings)
         except BaseException:
