@@ -47,8 +47,10 @@ RUN --mount=type=secret,id=ca \
     && /app/venv/bin/pip install --quiet --require-hashes --no-deps -r /tmp/base.txt
 COPY app/ /app/app/
 COPY --from=render /tree/app/bin/ /app/bin/
-# collectstatic needs settings, not secrets: throwaway values that live in this one command.
-RUN SECRET_KEY=collectstatic-only REDIS_URL=redis://collectstatic.invalid ALLOWED_HOSTS=collectstatic.invalid \
+# collectstatic needs settings, not secrets: throwaway values that live in this one command
+# (production settings refuse a short key, so a random one that signs nothing).
+RUN SECRET_KEY="$(python3 -c 'import secrets; print(secrets.token_urlsafe(50))')" \
+        REDIS_URL=redis://collectstatic.invalid ALLOWED_HOSTS=collectstatic.invalid \
         DATABASE_URL=sqlite:////tmp/collectstatic.sqlite3 \
         /app/bin/entrypoint manage collectstatic --noinput --verbosity 0 \
     && /app/venv/bin/python -m compileall -q /app/app

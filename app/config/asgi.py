@@ -1,12 +1,22 @@
 """ASGI entry point for daphne: HTTP to Django, WebSocket through origin check and auth."""
 
 import os
+import sys
 
 import django
 
+from config.settings.refusals import SERVER_EXIT_STATUS, SettingsRefused
+
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings.production")
 # Django must be set up before anything imports models (consumers, auth middleware).
-django.setup(set_prefix=False)
+try:
+    django.setup(set_prefix=False)
+except SettingsRefused as refused:
+    # daphne, gunicorn's workers and uvicorn import this module: each prints the report (the fix is
+    # in it, a traceback would bury it) and its process ends. The status is gunicorn's "App failed
+    # to load", so gunicorn stops too rather than booting new workers that fail the same way.
+    print(refused, file=sys.stderr, flush=True)
+    sys.exit(SERVER_EXIT_STATUS)
 
 from config.handlers import OneHopASGIHandler  # noqa: E402
 

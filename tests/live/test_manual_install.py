@@ -44,8 +44,6 @@ def server_files(tmp_path, redis_server):
     variables = render.variables_from(overrides={
         "app_current": str(current),
         "app_secret_key": secrets.token_urlsafe(50),
-        "app_redis_password": "unused",
-        "app_database_password": "unused",
         "app_database_url": f"sqlite:///{tmp_path / 'db.sqlite3'}",
         "app_redis_url": redis_server.url,
         "app_server_names": ["127.0.0.1"],

@@ -14,13 +14,19 @@ from datetime import timedelta
 from pathlib import Path
 
 import environ
-from django.core.exceptions import ImproperlyConfigured
+
+from .refusals import CheckedEnv, Problems, check_database_url, check_redis_url
 
 BASE_DIR = Path(__file__).resolve().parents[2]
 
-env = environ.Env()
-# An .env file beside manage.py is read when present; real environment variables win.
-environ.Env.read_env(BASE_DIR / ".env", overwrite=False)
+# Every problem found while reading the settings; the profile reports them all at once (refusals).
+problems = Problems()
+env = CheckedEnv(problems)
+# An .env file beside manage.py is read when present; real environment variables win. Only
+# when present: django-environ logs "not found" otherwise, once per process (every daphne, every
+# worker), where a server's environment comes from its unit or container instead.
+if (BASE_DIR / ".env").is_file():
+    environ.Env.read_env(BASE_DIR / ".env", overwrite=False)
 
 DEBUG = env.bool("DJANGO_DEBUG", default=False)
 SECRET_KEY = env.str("SECRET_KEY", default="")
@@ -49,6 +55,8 @@ INSTALLED_APPS = [
     "channels",
     "rest_framework",
     "drf_spectacular",
+    # Swagger UI and ReDoc as our own static files (SPECTACULAR_SETTINGS below), not from a CDN.
+    "drf_spectacular_sidecar",
     "axes",
     "accounts",
     "tokens",
@@ -97,7 +105,10 @@ TEMPLATES = [
 ]
 
 # SQLite file by default so `make run` needs no service; PostgreSQL via DATABASE_URL.
-DATABASES = {"default": env.db("DATABASE_URL", default=f"sqlite:///{BASE_DIR / 'db.sqlite3'}")}
+DATABASE_URL = env.str("DATABASE_URL", default="")
+DATABASES = {"default": environ.Env.db_url_config(f"sqlite:///{BASE_DIR / 'db.sqlite3'}")}
+if DATABASE_URL:
+    DATABASES["default"] = check_database_url(problems, DATABASE_URL) or DATABASES["default"]
 DATABASES["default"].setdefault("CONN_MAX_AGE", env.int("DB_CONN_MAX_AGE", default=0))
 if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql" and env.bool("DB_POOL", default=True):
     # A connection pool per process (psycopg_pool). Without it every handler opened a new
@@ -135,13 +146,27 @@ CACHES = {
     # Tokens live in the database so every process (HTTP server, each daphne) sees the
     # same ones. A per-process LocMemCache here is the classic "works over HTTP, 4001
     # over WebSocket" bug; the realtime app's system check refuses it.
+    # tokens.cache.TokenDatabaseCache: Django's DatabaseCache culls live rows too once the
+    # table passes MAX_ENTRIES, which logged users out at random. This one deletes expired
+    # rows only: past MAX_ENTRIES each write also deletes some expired rows, a valid token or
+    # ticket is never dropped, and the table may grow past it (`manage.py clear_expired_tokens`
+    # removes expired rows on a schedule; the health report warns past TOKEN_CACHE_WARN_ENTRIES).
     TOKEN_CACHE_ALIAS: {
-        "BACKEND": "django.core.cache.backends.db.DatabaseCache",
+        "BACKEND": "tokens.cache.TokenDatabaseCache",
         "LOCATION": env.str("TOKEN_CACHE_TABLE", default="token_cache"),
         "TIMEOUT": None,
         "OPTIONS": {"MAX_ENTRIES": env.int("TOKEN_CACHE_MAX_ENTRIES", default=100_000)},
     },
 }
+# Live tokens and tickets past which the health report says "degraded" (and how to fix it);
+# the metric token_store_entries shows the count. Default: 80% of TOKEN_CACHE_MAX_ENTRIES.
+TOKEN_CACHE_WARN_ENTRIES = env.int(
+    "TOKEN_CACHE_WARN_ENTRIES", default=max(1, CACHES[TOKEN_CACHE_ALIAS]["OPTIONS"]["MAX_ENTRIES"] * 4 // 5)
+)
+for _name, _value in (("TOKEN_CACHE_MAX_ENTRIES", CACHES[TOKEN_CACHE_ALIAS]["OPTIONS"]["MAX_ENTRIES"]),
+                      ("TOKEN_CACHE_WARN_ENTRIES", TOKEN_CACHE_WARN_ENTRIES)):
+    if _value is not None and _value < 1:
+        problems.add(f"{_name}={_value} is not a number of rows: give 1 or more, or unset it for the default.")
 
 # --- Channel layer ------------------------------------------------------------------
 REDIS_URL = env.str("REDIS_URL", default="")
@@ -170,11 +195,16 @@ CHANNEL_LAYER_SEND_TIMEOUT = env.float("CHANNEL_LAYER_SEND_TIMEOUT", default=2.0
 # their groups silently.
 CHANNEL_LAYER_GROUP_EXPIRY = env.int("CHANNEL_LAYER_GROUP_EXPIRY", default=86400)
 CHANNEL_LAYER_CHOICES = ("redis", "redis-pubsub")
+if CHANNEL_LAYER not in CHANNEL_LAYER_CHOICES:
+    problems.add(
+        f"CHANNEL_LAYER={CHANNEL_LAYER!r} is not a layer this project knows: set it to one of "
+        f"{', '.join(CHANNEL_LAYER_CHOICES)} (or leave it unset for redis)."
+    )
 
 
 def redis_channel_layer(url):
     host = {"address": url, "max_connections": REDIS_MAX_CONNECTIONS, "socket_timeout": REDIS_SOCKET_TIMEOUT}
-    if CHANNEL_LAYER == "redis":
+    if CHANNEL_LAYER != "redis-pubsub":  # "redis", or a name refused above
         return {
             "BACKEND": "realtime.layers.RedisChannelLayer",
             "CONFIG": {
@@ -184,16 +214,12 @@ def redis_channel_layer(url):
                 "group_expiry": CHANNEL_LAYER_GROUP_EXPIRY,
             },
         }
-    if CHANNEL_LAYER == "redis-pubsub":
-        # Publishes one at a time over one connection per process, plus one subscriber.
-        return {"BACKEND": "channels_redis.pubsub.RedisPubSubChannelLayer", "CONFIG": {"hosts": [host]}}
-    raise ImproperlyConfigured(
-        f"CHANNEL_LAYER={CHANNEL_LAYER!r} is not a layer this project knows: set it to one of "
-        f"{', '.join(CHANNEL_LAYER_CHOICES)} (or leave it unset for redis)."
-    )
+    # Publishes one at a time over one connection per process, plus one subscriber.
+    return {"BACKEND": "channels_redis.pubsub.RedisPubSubChannelLayer", "CONFIG": {"hosts": [host]}}
 
 
 if REDIS_URL:
+    check_redis_url(problems, REDIS_URL)
     CHANNEL_LAYERS = {"default": redis_channel_layer(REDIS_URL)}
 else:
     # Single-process only; the realtime system check warns, production refuses.
@@ -299,7 +325,7 @@ LOG_LEVEL = env.str("LOG_LEVEL", default="INFO")
 # process's instance and, while serving a WebSocket, its route and user id (observability.logs).
 LOG_FORMAT = env.str("LOG_FORMAT", default="plain")
 if LOG_FORMAT not in ("plain", "json"):
-    raise ImproperlyConfigured(f"LOG_FORMAT={LOG_FORMAT!r}: set it to plain (the default) or json.")
+    problems.add(f"LOG_FORMAT={LOG_FORMAT!r}: set it to plain (the default) or json.")
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
@@ -313,6 +339,10 @@ LOGGING = {
     # No log line here carries a credential: rejections log the reason only, and daphne's
     # WebSocket access lines print the path without the query string (?ticket=, ?token=).
     "root": {"handlers": ["console"], "level": LOG_LEVEL},
+    # Django's defaults give "django" a console handler of its own (while DEBUG) and
+    # "django.server" its own handler and format: each line went out there and again through
+    # root (runserver printed every line twice). Here they keep no handler and propagate to root.
+    "loggers": {"django": {"handlers": []}, "django.server": {"handlers": [], "propagate": True}},
 }
 
 # --- Per-client limits ------------------------------------------------------------------
@@ -336,7 +366,7 @@ else:
 # Where the admin lives: a path of your own keeps it out of scripted scans of /admin/.
 ADMIN_URL = env.str("ADMIN_URL", default="admin/")
 if not re.fullmatch(r"([A-Za-z0-9._~-]+/)+", ADMIN_URL) or ADMIN_URL.startswith(("api/", "ws/", "static/")):
-    raise ImproperlyConfigured(
+    problems.add(
         f"ADMIN_URL={ADMIN_URL!r} is not a usable path: give one or more segments of letters, digits, "
         "'.', '_', '~' or '-', each ending with '/', without a leading '/' and outside api/, ws/ and "
         "static/ (e.g. ADMIN_URL=control-room-5f2c/)."
@@ -372,13 +402,13 @@ for _cidr in MONITORING_ALLOWED_IPS:
     try:
         ipaddress.ip_network(_cidr, strict=False)
     except ValueError:
-        raise ImproperlyConfigured(
+        problems.add(
             f"MONITORING_ALLOWED_IPS: {_cidr!r} is not an address or network; give a comma-separated list "
             "such as 127.0.0.0/8,::1/128,10.0.0.5 (or leave it empty to allow none)."
-        ) from None
+        )
 MONITORING_TOKEN = env.str("MONITORING_TOKEN", default="")
 if MONITORING_TOKEN and len(MONITORING_TOKEN) < 32:
-    raise ImproperlyConfigured(
+    problems.add(
         "MONITORING_TOKEN is shorter than 32 characters: generate one with "
         "python -c 'import secrets; print(secrets.token_urlsafe(32))'."
     )
@@ -398,7 +428,7 @@ SENTRY_DSN = env.str("SENTRY_DSN", default="")
 SENTRY_ENVIRONMENT = env.str("SENTRY_ENVIRONMENT", default="production")
 SENTRY_TRACES_SAMPLE_RATE = env.float("SENTRY_TRACES_SAMPLE_RATE", default=0.0)
 if not 0.0 <= SENTRY_TRACES_SAMPLE_RATE <= 1.0:
-    raise ImproperlyConfigured(f"SENTRY_TRACES_SAMPLE_RATE={SENTRY_TRACES_SAMPLE_RATE}: give a fraction from 0 to 1.")
+    problems.add(f"SENTRY_TRACES_SAMPLE_RATE={SENTRY_TRACES_SAMPLE_RATE}: give a fraction from 0 to 1.")
 
 # --- API schema (drf-spectacular) ---------------------------------------------------------
 # /api/schema/ (OpenAPI 3) and /api/schema/docs/ (Swagger UI). Staff only unless public: the
@@ -415,4 +445,12 @@ SPECTACULAR_SETTINGS = {
     "COMPONENT_SPLIT_REQUEST": True,
     "SCHEMA_PATH_PREFIX": "/api/",
     "SERVE_PERMISSIONS": ["apidocs.permissions.SchemaAccess"],  # reads API_SCHEMA_PUBLIC
+    # The Swagger page's scripts, styles and icon come from drf-spectacular-sidecar's static files:
+    # a version pinned in the lock, served by us, no third party in the page, works offline.
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
+    # Swagger UI's default shows a badge from validator.swagger.io, to which every reader's browser
+    # would send the schema's URL (it skips only localhost): off.
+    "SWAGGER_UI_SETTINGS": {"deepLinking": True, "validatorUrl": None},
 }

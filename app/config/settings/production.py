@@ -1,42 +1,33 @@
-"""Production: refuses to start on a missing secret or Redis, secure by default.
+"""Production: refuses to start on what would break it, secure by default.
 
-`python manage.py check --deploy` with these settings reports nothing.
+Every problem (here and in base.py) is reported at once, each with its fix, before anything
+starts (refusals.py). `python manage.py check --deploy` with these settings reports nothing.
 """
 
-from django.core.exceptions import ImproperlyConfigured
-
 from .base import *  # noqa: F403
-from .base import env
+from .base import env, problems
+from .refusals import check_allowed_hosts, check_csrf_trusted_origins, check_secret_key
 
 DEBUG = False
 
-
-def require(name, why):
-    value = env.str(name, default="")
-    if not value:
-        raise ImproperlyConfigured(
-            f"{name} is not set. {why} Set it in the environment (or the EnvironmentFile "
-            f"of the service) and start again."
-        )
-    return value
-
-
-SECRET_KEY = require(
-    "SECRET_KEY",
-    "Production needs a long random secret key; generate one with: "
-    "python -c 'import secrets; print(secrets.token_urlsafe(50))'.",
-)
-REDIS_URL = require(
-    "REDIS_URL",
-    "Production needs Redis for the channel layer: without it broadcasts never cross "
-    "processes. Example: REDIS_URL=redis://127.0.0.1:6379/0.",
-)
-CHANNEL_LAYERS = {"default": redis_channel_layer(REDIS_URL)}  # noqa: F405
-if not ALLOWED_HOSTS:  # noqa: F405
-    raise ImproperlyConfigured(
-        "ALLOWED_HOSTS is empty, so every request and WebSocket handshake would be refused. "
-        "Set ALLOWED_HOSTS=example.com (comma-separated for several)."
+check_secret_key(problems, SECRET_KEY)  # noqa: F405
+if not REDIS_URL:  # noqa: F405
+    problems.add(
+        "REDIS_URL is not set. Production needs Redis for the channel layer: without it broadcasts never "
+        "cross processes. Example: REDIS_URL=redis://:PASSWORD@127.0.0.1:6379/0."
     )
+# base.py falls back on SQLite (app/db.sqlite3) for `make run`: here that would be a database
+# file inside the release, different on every host and lost at the next deploy. SQLite stays
+# possible, as an explicit choice: DATABASE_URL=sqlite:////var/lib/NAME/db.sqlite3.
+if not DATABASE_URL:  # noqa: F405
+    problems.add(
+        "DATABASE_URL is not set, so production would run on a SQLite file inside the code (app/db.sqlite3). "
+        "Set DATABASE_URL=postgres://USER:PASSWORD@HOST:5432/NAME (or, for one host on purpose, "
+        "DATABASE_URL=sqlite:////var/lib/NAME/db.sqlite3)."
+    )
+check_allowed_hosts(problems, ALLOWED_HOSTS)  # noqa: F405
+check_csrf_trusted_origins(problems, CSRF_TRUSTED_ORIGINS)  # noqa: F405
+CHANNEL_LAYERS = {"default": redis_channel_layer(REDIS_URL)}  # noqa: F405
 
 # TLS ends at the proxy (nginx), which sets X-Forwarded-Proto.
 SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
@@ -49,3 +40,5 @@ SESSION_COOKIE_SECURE = env.bool("SESSION_COOKIE_SECURE", default=True)
 CSRF_COOKIE_SECURE = env.bool("CSRF_COOKIE_SECURE", default=True)
 SECURE_CONTENT_TYPE_NOSNIFF = True
 X_FRAME_OPTIONS = "DENY"
+
+problems.raise_if_any(__name__)

@@ -3,7 +3,11 @@ trusted HTTPS origin, so render.yaml needs no ALLOWED_HOSTS of its own."""
 
 import json
 
+import pytest
+
 from config.tests.test_settings import manage
+
+pytestmark = pytest.mark.process  # runs commands: not in `make unit`
 
 PRINT_HOSTS = (
     "import json; from django.conf import settings; "
