@@ -12,6 +12,8 @@ import re
 import jinja2
 from jinja2 import meta
 
+# The hint of a value whose expression failed on the values it was given (a division by zero).
+CANNOT_BE_COMPUTED = "cannot be computed from the values given"
 WHOLE_EXPRESSION = re.compile(r"^\{\{(?P<expression>(?:(?!\{\{|\}\}).)*)\}\}$", re.S)
 
 
@@ -57,6 +59,10 @@ def resolve(raw, missing_hints=None):
             resolved[name] = value_of(raw[name], [*chain, name])
         except jinja2.UndefinedError as error:
             resolved[name] = jinja2.StrictUndefined(hint=f"{name} cannot be resolved: {error}", name=name)
+        except (ArithmeticError, TypeError, ValueError) as error:
+            # A value another one makes impossible (daphne_instances: 0 in "x // daphne_instances"):
+            # lazy like a missing secret, and the rules say which value to change.
+            resolved[name] = jinja2.StrictUndefined(hint=f"{name} {CANNOT_BE_COMPUTED}: {error}", name=name)
         except jinja2.TemplateError as error:
             raise VariableError(f"{name}: {error}") from error
         return resolved[name]

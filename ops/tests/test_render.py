@@ -12,7 +12,9 @@ from ops.testing.tools import require_tool
 from ops.tools import REPO_DIR
 from ops.units import parse_unit, unit_command
 
-SECRETS = {"app_secret_key": "k" * 50, "app_redis_password": "redis-pw", "app_database_password": "db-pw"}
+# Long enough for the secret rules (render.SECRET_MIN_LENGTH).
+SECRETS = {"app_secret_key": "render-test-key-" + "0123456789" * 4, "app_redis_password": "redis-pw-render-test",
+           "app_database_password": "db-pw-render-test"}
 
 
 def run_render(*args, stdin=None):
@@ -23,11 +25,12 @@ def run_render(*args, stdin=None):
 def test_output_names_follow_app_name(tmp_path):
     written = render.render(render.variables_from(overrides={"app_name": "chat", **SECRETS}), tmp_path)
     assert sorted(written) == [
-        "app.env", "chat-daphne@.service", "chat-http.service", "chat-tmpfiles.conf", "chat.conf", "chat.target",
-        "entrypoint", "nginx.conf",
+        "app.env", "chat-daphne@.service", "chat-http.service", "chat-tmpfiles.conf", "chat-token-cleanup.service",
+        "chat-token-cleanup.timer", "chat.conf", "chat.target", "entrypoint", "nginx.conf",
     ]
 
 
+@pytest.mark.process
 def test_install_below_a_destdir_keeps_paths_and_modes(tmp_path):
     """What the Dockerfile's render stage does: each file at its dest, under /tree."""
     result = run_render("--install", "--destdir", tmp_path, "--vars", "ops/container.yml", "nginx", "container")
@@ -52,6 +55,7 @@ def test_a_renamed_project_has_no_trace_of_the_old_name(tmp_path):
     assert "/run/chat/daphne-%i.sock" in unit["ExecStart"][0]
 
 
+@pytest.mark.process
 def test_installed_files_of_a_renamed_project_pass_nginx_t(tmp_path):
     """Installed where ops/outputs.yml says (here under tmp_path), nginx.conf includes the
     site file that was really written."""
@@ -84,8 +88,8 @@ def test_django_and_nginx_agree_on_static_files_and_host_names(tmp_path):
     assert f"server_name {env['ALLOWED_HOSTS'].replace(',', ' ')};" in site
     assert env["CSRF_TRUSTED_ORIGINS"] == "https://chat.example.org,https://www.example.org"
     assert env["DJANGO_SETTINGS_MODULE"] == "config.settings.production"
-    assert env["REDIS_URL"] == "redis://:redis-pw@127.0.0.1:6379/0"
-    assert env["DATABASE_URL"] == "postgres://channels_stack:db-pw@127.0.0.1:5432/channels_stack"
+    assert env["REDIS_URL"] == "redis://:redis-pw-render-test@127.0.0.1:6379/0"
+    assert env["DATABASE_URL"] == "postgres://channels_stack:db-pw-render-test@127.0.0.1:5432/channels_stack"
     assert "SECURE_SSL_REDIRECT" not in env  # production's secure defaults stay on
 
 
@@ -102,18 +106,19 @@ def test_secrets_are_required_with_a_clear_message(tmp_path):
     with pytest.raises(render.RenderError, match="app_secret_key is a secret with no default"):
         render.render(render.variables_from(), tmp_path, ["env"])
     # A default built from a secret says which secret it needs.
-    overrides = {"app_secret_key": "x", "app_database_password": "y"}
+    overrides = {"app_secret_key": SECRETS["app_secret_key"], "app_database_password": SECRETS["app_database_password"]}
     with pytest.raises(render.RenderError, match="app_redis_url cannot be resolved: app_redis_password is a secret"):
         render.render(render.variables_from(overrides=overrides), tmp_path, ["env"])
     # nginx and the units need no secret.
     assert render.render(render.variables_from(), tmp_path, ["nginx", "systemd"])
 
 
+@pytest.mark.process
 def test_secrets_can_come_from_standard_input(tmp_path):
     secrets = "".join(f"{key}: {value}\n" for key, value in SECRETS.items())
     result = run_render("--out", tmp_path, "--vars", "-", "env", stdin=secrets)
     assert result.returncode == 0, result.stderr
-    assert "SECRET_KEY=" + "k" * 50 in (tmp_path / "app.env").read_text()
+    assert "SECRET_KEY=" + SECRETS["app_secret_key"] + "\n" in (tmp_path / "app.env").read_text()
     assert (tmp_path / "app.env").stat().st_mode & 0o777 == 0o640  # not readable by others
 
 
@@ -167,6 +172,7 @@ def test_macro_files_are_not_outputs():
     assert not [o for o in render.MANIFEST["outputs"] if "/_" in o["template"]]
 
 
+@pytest.mark.process
 def test_command_line_renders_with_vars_file_and_set(tmp_path):
     (tmp_path / "vars.yml").write_text("app_server_names: [chat.example.org]\n")
     result = run_render("--out", tmp_path / "out", "--vars", tmp_path / "vars.yml", "--set", "daphne_instances=4",
@@ -177,12 +183,14 @@ def test_command_line_renders_with_vars_file_and_set(tmp_path):
     assert not (tmp_path / "out" / "channels-stack-http.service").exists()
 
 
+@pytest.mark.process
 def test_command_line_explains_a_bad_combination(tmp_path):
     result = run_render("--out", tmp_path, "--set", "nginx_ws_read_timeout=10")
     assert result.returncode == 2
     assert "daphne_ping_interval (20 s) must be shorter than nginx_ws_read_timeout (10 s)" in result.stderr
 
 
+@pytest.mark.process
 def test_check_runs_the_rules_and_writes_nothing(tmp_path):
     """What Ansible's preflight calls: the same rules, no files."""
     (tmp_path / "good.yml").write_text("app_name: chat\n")
@@ -249,6 +257,7 @@ def test_stack_renders_and_installs_everything_inside_its_directory(tmp_path):
     assert stack.environment()["PGHOST"] == f"{root}/postgres/run"
 
 
+@pytest.mark.process
 def test_container_entrypoint_runs_the_units_command_lines(tmp_path):
     """The image's entrypoint (target container) and the units, rendered from ops/container.yml:
     the same server command lines, the unit's %i being the container's port."""
