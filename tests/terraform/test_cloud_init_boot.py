@@ -20,6 +20,7 @@ ssh-keygen fails here (ops.testing.tools.require_tool)."""
 import hashlib
 import json
 import os
+import secrets
 import shutil
 import subprocess
 import time
@@ -217,6 +218,10 @@ def test_playbook_through_the_rendered_inventory(booted, core, key_pair, tmp_pat
     # What a container needs and a VM does not, as ansible/molecule/full/host_vars: pip on the
     # host trusts the controller's CA bundle (mounted at /run/host-ca.crt).
     host_vars = {"app_pip_environment": {"PIP_CERT": "/run/host-ca.crt"}} if HOST_CA.is_file() else {}
+    # Secrets of its own, as ansible/README.md has users make: the preflight refuses the example
+    # vault's published ones.
+    host_vars.update(app_secret_key=secrets.token_urlsafe(50), app_redis_password=secrets.token_urlsafe(24),
+                     app_database_password=secrets.token_urlsafe(24))
     (inventory / "host_vars").mkdir()
     (inventory / "host_vars" / "app1.yml").write_text(yaml.safe_dump(host_vars))
     env = {**os.environ, "PATH": f"{VENV_BIN}:{os.environ.get('PATH', '')}", "ANSIBLE_NOCOLOR": "1",
