@@ -6,9 +6,10 @@ import socket
 from pathlib import Path
 
 
-def parse_unit(path):
-    """The [Service] settings of a unit file: {key: [values]} (keys may repeat). A line ending
-    in a backslash continues on the next, as in systemd (the backslash becomes a space)."""
+def parse_unit(path, section_name="Service"):
+    """The settings of one section of a unit file ([Service] unless told, e.g. "Timer"):
+    {key: [values]} (keys may repeat). A line ending in a backslash continues on the next, as in
+    systemd (the backslash becomes a space)."""
     settings, section, pending = {}, None, ""
     for raw in Path(path).read_text().splitlines():
         line = raw.strip()
@@ -20,7 +21,7 @@ def parse_unit(path):
         line, pending = pending + line, ""
         if line.startswith("["):
             section = line.strip("[]")
-        elif section == "Service":
+        elif section == section_name:
             key, _, value = line.partition("=")
             settings.setdefault(key, []).append(value)
     return settings

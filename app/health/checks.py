@@ -14,6 +14,7 @@ from django.core.cache import caches
 from django.db import connections
 
 from realtime.backends import backend_name, is_per_process_cache, is_per_process_layer
+from tokens.cache import TokenDatabaseCache
 
 OK, DEGRADED, FAIL = "ok", "degraded", "fail"
 PROBE_TIMEOUT = 2.0  # seconds any one probe may take
@@ -136,6 +137,43 @@ def check_token_cache():
             error,
             "The token cache cannot be read: run `python manage.py migrate`, which creates its table "
             "(createcachetable).",
+        )
+    return _token_store_size(cache, detail)
+
+
+def _token_store_size(cache, detail):
+    """The token_cache check's figures: the table's live and expired rows (one COUNT), and
+    "degraded" with the fix once they pass TOKEN_CACHE_WARN_ENTRIES."""
+    if not isinstance(cache, TokenDatabaseCache):
+        return Check("token_cache", OK, detail)  # another store (Redis) expires entries itself
+    try:
+        counts = cache.entry_counts()
+    except Exception as error:  # noqa: BLE001
+        return failed("token_cache", detail, error, "The token cache's rows cannot be counted: check the database.")
+    warn_at = settings.TOKEN_CACHE_WARN_ENTRIES
+    detail.update(live_entries=counts.live, expired_entries=counts.expired, warn_entries=warn_at,
+                  max_entries=cache.max_entries)
+    cleanup = ("`python manage.py clear_expired_tokens` (on servers the <app>-token-cleanup.timer runs it; in "
+               "the containers the token-cleanup service; on Render a cron job)")
+    if counts.live > warn_at:
+        return Check(
+            "token_cache",
+            DEGRADED,
+            detail,
+            f"{counts.live} valid tokens and tickets are stored, more than TOKEN_CACHE_WARN_ENTRIES ({warn_at}). "
+            "None is ever dropped to make room (past TOKEN_CACHE_MAX_ENTRIES each write deletes expired rows "
+            "only), but the table and every write grow with them. Shorten TOKEN_TTL_SECONDS, make sure "
+            f"{cleanup} runs, or raise TOKEN_CACHE_WARN_ENTRIES and TOKEN_CACHE_MAX_ENTRIES if the database "
+            "has room.",
+        )
+    if counts.total > warn_at:
+        return Check(
+            "token_cache",
+            DEGRADED,
+            detail,
+            f"{counts.expired} expired tokens and tickets wait in the table ({counts.total} rows, more than "
+            f"TOKEN_CACHE_WARN_ENTRIES {warn_at}): the scheduled clean-up is not running. Run {cleanup} and check "
+            "its schedule.",
         )
     return Check("token_cache", OK, detail)
 

@@ -10,6 +10,9 @@ are dropped, and their counters and histograms are folded into one archive file 
 recycled worker's counts stay in the totals without leaving its files behind (every recycled
 worker would otherwise add files that each scrape reads).
 
+The token store's size (token_store_entries) is no process's value: the process that answers
+the scrape counts it then, with one query (TokenStoreCollector).
+
 Without the directory each process keeps its own values and a scrape answers for the process it
 reaches: right for one process (`make run`, Render's one daphne), wrong behind gunicorn (the
 system check observability.W001 says so).
@@ -18,6 +21,7 @@ system check observability.W001 says so).
 import contextlib
 import fcntl
 import glob
+import logging
 import os
 import time
 
@@ -31,7 +35,10 @@ from prometheus_client import (
     generate_latest,
     multiprocess,
 )
+from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.mmap_dict import MmapedDict
+
+logger = logging.getLogger(__name__)
 
 # `server` is SERVER_INSTANCE_ID (host:daphne-N in the units): Prometheus's own `instance` label
 # names the scrape target, which is the whole host here.
@@ -73,6 +80,55 @@ def layer_operation(operation):
         raise
     finally:
         layer_seconds.labels(operation).observe(time.perf_counter() - started)
+
+
+class TokenStoreCollector:
+    """The token store's rows, counted (one query) when /metrics is scraped, by the process that
+    answers: a figure of the shared table, not of a process, so it is never kept in the
+    multiprocess files (which would add it up once per process). A process without Django set
+    up (a bare exporter) has nothing to count."""
+
+    def collect(self):
+        from django.apps import apps
+
+        if not apps.ready or not apps.is_installed("tokens"):
+            return
+        from django.conf import settings
+        from django.db import DatabaseError
+
+        from tokens.cache import TokenDatabaseCache
+        from tokens.store import token_cache
+
+        cache = token_cache()
+        if not isinstance(cache, TokenDatabaseCache):
+            return  # another store (Redis) expires entries itself
+        try:
+            counts = cache.entry_counts()
+        except DatabaseError as error:
+            # The scrape still answers with every other series; the health report says why.
+            logger.warning("token_store_entries not counted: %s: %s", type(error).__name__, error)
+            return
+        entries = GaugeMetricFamily(
+            "token_store_entries",
+            "Rows of the token store's table: live (valid tokens and tickets, never dropped to make room) "
+            "and expired (waiting for manage.py clear_expired_tokens).",
+            labels=["state"],
+        )
+        entries.add_metric(["live"], counts.live)
+        entries.add_metric(["expired"], counts.expired)
+        yield entries
+        yield GaugeMetricFamily("token_store_warn_entries",
+                                "TOKEN_CACHE_WARN_ENTRIES: live entries past which the health report warns.",
+                                value=settings.TOKEN_CACHE_WARN_ENTRIES)
+        yield GaugeMetricFamily("token_store_max_entries",
+                                "TOKEN_CACHE_MAX_ENTRIES: rows past which each write also deletes expired ones.",
+                                value=cache.max_entries)
+
+
+# Collectors that compute their figures at scrape time (not in REGISTRY: reading a sample from it,
+# as tests do, must not query the database).
+scrape_time = CollectorRegistry(auto_describe=False)
+scrape_time.register(TokenStoreCollector())
 
 
 def multiprocess_dir():
@@ -131,11 +187,13 @@ def _locked(directory):
 def exposition():
     """(body, content type) of a scrape: every process of the host with a multiprocess
     directory, else this process."""
+    # Before the directory's lock: a slow database holds up this scrape only.
+    counted_now = generate_latest(scrape_time)
     directory = multiprocess_dir()
     if not directory:
-        return generate_latest(REGISTRY), CONTENT_TYPE_LATEST
+        return generate_latest(REGISTRY) + counted_now, CONTENT_TYPE_LATEST
     with _locked(directory):
         compact(directory)
         registry = CollectorRegistry()
         multiprocess.MultiProcessCollector(registry, directory)
-        return generate_latest(registry), CONTENT_TYPE_LATEST
+        return generate_latest(registry) + counted_now, CONTENT_TYPE_LATEST

@@ -10,7 +10,7 @@ class TokensConfig(AppConfig):
         from django.contrib.auth import get_user_model, user_logged_out
         from django.db.models.signals import post_delete, post_save
 
-        from . import signals
+        from . import checks, signals  # noqa: F401 - checks registers the system check
 
         # sender=self: migrate sends post_migrate once per app; this handler runs once per migrate.
         post_migrate.connect(signals.create_cache_tables, sender=self, dispatch_uid="tokens.create_cache_tables")

@@ -54,6 +54,12 @@ def _cache():
     return cache
 
 
+def token_cache():
+    """The token cache backend (tokens.cache.TokenDatabaseCache unless configured otherwise),
+    the instance this process shares: for the clean-up, the health report and the metrics."""
+    return _cache()
+
+
 @receiver(setting_changed)
 def _forget_shared_caches(setting, **kwargs):
     if setting in ("CACHES", "TOKEN_CACHE_ALIAS"):

@@ -3,10 +3,13 @@ settings a WebSocket server needs (file limits, restarts, stop timeouts, stale s
 
 import re
 import subprocess
+import sys
 
 import pytest
 
+from ops import render
 from ops.testing.tools import require_tool
+from ops.tools import APP_DIR
 from ops.units import parse_unit
 
 APP = "channels-stack"
@@ -14,7 +17,9 @@ APP = "channels-stack"
 UNITS = {
     "daphne": f"{APP}-daphne@.service:{APP}-daphne@1.service",
     "http": f"{APP}-http.service",
+    "token-cleanup": f"{APP}-token-cleanup.service",
 }
+TIMERS = [f"{APP}-token-cleanup.timer"]
 MAX_EXPOSURE = 2.0
 
 
@@ -23,12 +28,14 @@ def analyze(*args, cwd):
     return subprocess.run([binary, *args], cwd=cwd, capture_output=True, text=True)
 
 
+@pytest.mark.process
 def test_verify_is_clean(rendered_units):
-    result = analyze("verify", *UNITS.values(), f"{APP}.target", cwd=rendered_units)
+    result = analyze("verify", *UNITS.values(), *TIMERS, f"{APP}.target", cwd=rendered_units)
     assert result.returncode == 0, result.stderr
     assert result.stdout + result.stderr == ""  # warnings (unknown keys, bad values) count too
 
 
+@pytest.mark.process
 def test_verify_catches_a_broken_unit(rendered_units):
     """Negative control: a missing ExecStart binary fails verify."""
     unit = rendered_units / f"{APP}-http.service"
@@ -41,6 +48,7 @@ def exposure(output):
 
 
 @pytest.mark.parametrize("unit", UNITS)
+@pytest.mark.process
 def test_exposure_at_most_two(rendered_units, unit):
     # --threshold is on a 0-100 scale: 20 fails anything above 2.0.
     result = analyze("security", "--offline=yes", f"--threshold={int(MAX_EXPOSURE * 10)}", UNITS[unit],
@@ -49,6 +57,7 @@ def test_exposure_at_most_two(rendered_units, unit):
     assert exposure(result.stdout) <= MAX_EXPOSURE
 
 
+@pytest.mark.process
 def test_exposure_check_fails_an_unhardened_unit(tmp_path):
     """Negative control: the same command fails a unit without the sandbox."""
     (tmp_path / "bare.service").write_text("[Service]\nExecStart=/bin/true\n")
@@ -102,3 +111,30 @@ def test_target_groups_every_process(rendered_units):
 def test_socket_directory_is_private_to_app_and_nginx(rendered_units):
     line = (rendered_units / f"{APP}-tmpfiles.conf").read_text().strip().splitlines()[-1]
     assert line.split() == ["d", "/run/channels-stack", "0750", "channels-stack", "www-data", "-"]
+
+
+def test_token_cleanup_runs_the_command_as_the_app_on_a_timer(rendered_units):
+    """Expired tokens are deleted on a schedule (issue 20): the service runs the command with
+    the app's environment and user, the timer starts it, and it starts with the machine."""
+    service = parse_unit(rendered_units / f"{APP}-token-cleanup.service")
+    assert service["Type"] == ["oneshot"]
+    assert service["ExecStart"][0].split()[-2:] == ["manage.py", "clear_expired_tokens"]
+    assert service["ExecStart"][0].startswith(sys.prefix + "/bin/python ")  # the release's venv
+    assert service["User"] == ["channels-stack"] and service["EnvironmentFile"] == ["/etc/channels-stack/app.env"]
+    assert service["WorkingDirectory"] == [str(APP_DIR)]
+    assert "TimeoutStartSec" in service  # a oneshot stuck on the database would block every later run
+    timer = parse_unit(rendered_units / f"{APP}-token-cleanup.timer", "Timer")
+    assert timer["OnCalendar"] == ["hourly"] and timer["Persistent"] == ["true"]
+    assert timer["RandomizedDelaySec"] == ["10min"]
+    install = parse_unit(rendered_units / f"{APP}-token-cleanup.timer", "Install")
+    assert install["WantedBy"] == ["timers.target"]
+
+
+@pytest.mark.process
+def test_a_bad_token_cleanup_schedule_fails_verify(tmp_path):
+    """Negative control: systemd's own parser judges token_cleanup_schedule."""
+    variables = render.variables_from(overrides={"app_venv_dir": sys.prefix, "app_dir": str(APP_DIR),
+                                                 "token_cleanup_schedule": "every other tuesday"})
+    render.render(variables, tmp_path, ["systemd"])
+    result = analyze("verify", *TIMERS, cwd=tmp_path)
+    assert result.returncode != 0 and "every other tuesday" in result.stdout + result.stderr

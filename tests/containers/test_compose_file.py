@@ -72,7 +72,8 @@ def test_podman_compose_accepts_the_filled_example(tmp_path):
     result = compose_config(filled_example(tmp_path))
     assert result.returncode == 0, result.stderr
     config = yaml.safe_load(result.stdout)
-    assert set(config["services"]) == {"nginx", "daphne-1", "daphne-2", "http", "migrate", "redis", "postgres"}
+    assert set(config["services"]) == {"nginx", "daphne-1", "daphne-2", "http", "migrate", "token-cleanup", "redis",
+                                       "postgres"}
     assert "redis://:redis-pw@redis:6379/0" in config["services"]["http"]["environment"]["REDIS_URL"]
 
 

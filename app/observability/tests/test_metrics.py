@@ -23,6 +23,7 @@ def value(name, **labels):
     return REGISTRY.get_sample_value(name, labels) or 0.0
 
 
+@pytest.mark.process
 def test_off_by_default_nothing_wraps_or_loads():
     """The default app is the plain chain: no observer, no metrics middleware, no /metrics, and
     prometheus_client is not even imported."""
@@ -147,6 +148,63 @@ def test_without_a_shared_directory_production_is_warned(settings):
     assert "observability.W001" not in [m.id for m in run_checks()]
 
 
+# --- The token store, counted at each scrape ------------------------------------------------
+@pytest.fixture
+def scrape(client, settings):
+    settings.ROOT_URLCONF = "observability.tests.urls_with_metrics"  # from loopback: an operator
+
+    def scrape():
+        response = client.get("/metrics")
+        assert response.status_code == 200
+        return response.content.decode()
+
+    return scrape
+
+
+def store_expired(count):
+    from tokens import store
+    from tokens.cache import TokenDatabaseCache
+
+    cache = TokenDatabaseCache(store.token_cache().table, {"OPTIONS": {"MAX_ENTRIES": 10**9}})
+    for number in range(count):
+        cache.set(f"{store.TOKEN_PREFIX}expired-{number}", {"user_id": 0}, timeout=-1)
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("shared_directory", [False, True])
+def test_live_and_expired_tokens_are_counted_at_each_scrape(scrape, settings, alice, tmp_path, monkeypatch,
+                                                            shared_directory):
+    from tokens import store
+
+    if shared_directory:  # a figure of the shared table: once, never added up over processes
+        monkeypatch.setenv("PROMETHEUS_MULTIPROC_DIR", str(tmp_path))
+    settings.TOKEN_CACHE_WARN_ENTRIES = 50
+    store.token_cache().clear()  # rows of earlier transactional tests outlive their flush (no model's table)
+    for _ in range(3):
+        store.issue_token(alice)
+    store.issue_ticket(alice)
+    store_expired(2)
+    body = scrape()
+    assert sample(body, 'token_store_entries{state="live"}') == 4.0
+    assert sample(body, 'token_store_entries{state="expired"}') == 2.0
+    assert sample(body, "token_store_warn_entries ") == 50.0
+    assert sample(body, "token_store_max_entries ") == 100_000.0
+    assert body.count('token_store_entries{state="live"}') == 1
+    store.issue_token(alice)
+    assert sample(scrape(), 'token_store_entries{state="live"}') == 5.0
+    # Not in the process's registry: reading a sample there (as these tests do) queries nothing.
+    assert REGISTRY.get_sample_value("token_store_entries", {"state": "live"}) is None
+
+
+@pytest.mark.django_db
+def test_a_token_store_that_cannot_be_counted_leaves_the_rest_of_the_scrape(scrape, settings, caplog):
+    settings.CACHES = {**settings.CACHES, "tokens": {**settings.CACHES["tokens"], "LOCATION": "no_such_table"}}
+    with caplog.at_level(logging.WARNING, logger="observability.metrics"):
+        body = scrape()
+    assert "token_store_entries{" not in body and "websocket_open_connections" in body
+    assert "token_store_entries not counted: OperationalError" in caplog.text
+
+
 # --- Several processes, one scrape ----------------------------------------------------------
 def run_probe(directory, mode):
     env = {k: v for k, v in os.environ.items() if k != "DJANGO_SETTINGS_MODULE"}
@@ -161,6 +219,7 @@ def sample(exposition, line_start):
     return float(next(line for line in exposition.splitlines() if line.startswith(line_start)).split()[-1])
 
 
+@pytest.mark.process
 def test_one_scrape_adds_up_every_process_and_forgets_dead_ones(tmp_path):
     run_probe(tmp_path, "record")  # two processes that record and exit (recycled workers)
     run_probe(tmp_path, "record")
@@ -179,6 +238,7 @@ def test_one_scrape_adds_up_every_process_and_forgets_dead_ones(tmp_path):
     assert sample(again, 'channel_layer_operation_seconds_count{operation="send"}') == 4.0
 
 
+@pytest.mark.process
 def test_an_unusable_directory_is_refused_in_words(tmp_path):
     blocker = tmp_path / "a-file"
     blocker.write_text("")

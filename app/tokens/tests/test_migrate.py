@@ -6,6 +6,10 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
+pytestmark = pytest.mark.process  # runs commands: not in `make unit`
+
 APP_DIR = Path(__file__).resolve().parents[2]
 TABLE = "token_cache_created_by_migrate"
 

@@ -139,3 +139,31 @@ def test_migrate_created_the_token_cache_table(host, variables):
     query = ("SELECT tableowner FROM pg_tables WHERE schemaname = 'public' AND tablename = 'token_cache'")
     owner = hosts.run(host, f"runuser -u postgres -- psql -d {variables['app_database_name']} -tAc \"{query}\"")
     assert owner.strip() == variables["app_database_user"]
+
+
+CLEANUP = f"{APP}-token-cleanup"
+
+
+def test_the_token_cleanup_timer_is_enabled_and_scheduled(host):
+    timer = host.service(f"{CLEANUP}.timer")
+    assert timer.is_enabled and timer.is_running  # a timer waiting for its next run is "active"
+    assert host.check_output(f"systemctl show {CLEANUP}.timer -p WantedBy --value") == "timers.target"
+    assert host.check_output(f"systemctl show {CLEANUP}.timer -p Triggers --value") == f"{CLEANUP}.service"
+    assert host.check_output(f"systemctl show {CLEANUP}.timer -p NextElapseUSecRealtime --value") not in ("", "n/a")
+
+
+def test_the_token_cleanup_deletes_expired_entries_and_keeps_live_ones(host, variables):
+    """The timer's service, started as the timer starts it: it exits 0 and deletes the expired
+    row only (issue 20)."""
+    keys = {"expired": "molecule-cleanup:expired", "live": "molecule-cleanup:live"}
+    seed = ("from tokens.store import token_cache; c = token_cache(); "
+            f"c.set('{keys['expired']}', 1, timeout=-1); c.set('{keys['live']}', 1, timeout=3600)")
+    hosts.run(host, f'{MANAGE} shell -c "{seed}"')
+    hosts.run(host, f"systemctl start {CLEANUP}.service")  # a oneshot: returns when it has run
+    assert host.check_output(f"systemctl show {CLEANUP}.service -p Result --value") == "success"
+    assert host.check_output(f"systemctl show {CLEANUP}.service -p ExecMainStatus --value") == "0"
+    query = "SELECT cache_key FROM token_cache WHERE cache_key LIKE '%molecule-cleanup:%'"
+    left = hosts.run(host, f"runuser -u postgres -- psql -d {variables['app_database_name']} -tAc \"{query}\"")
+    assert left.split() == [f":1:{keys['live']}"]
+    forget = f"from tokens.store import token_cache; token_cache().delete('{keys['live']}')"
+    hosts.run(host, f'{MANAGE} shell -c "{forget}"')
