@@ -169,6 +169,14 @@ class LeanWebSocketProtocol(WebSocketProtocol):
             self.transport.unregisterProducer()
 
 
+def access_log_client(client):
+    """The client as daphne's access log should show it (see GracefulServer.log_action)."""
+    if client is None:
+        return "unix"
+    host, _, port = client.rpartition(":")
+    return host if host and port == "0" else client
+
+
 class GracefulServer(Server):
     @property
     def ws_factory(self):
@@ -189,6 +197,16 @@ class GracefulServer(Server):
             return None
         self.connections[protocol]["application_instance"] = asyncio.ensure_future(instance)
         return inbox
+
+    def log_action(self, protocol, action, details):
+        """daphne's access lines, with the client named: daphne formats it as "host:port", None
+        when the connection has no peer address (a unix socket: the units' default), and port 0
+        when --proxy-headers took the address from X-Forwarded-For without a port (nginx sends
+        none). The lines read "None - - [...]" and "203.0.113.7:0 - - [...]"; here "unix" (a
+        local client on the socket, such as a health check) and "203.0.113.7"."""
+        if "client" in details:
+            details = {**details, "client": access_log_client(details["client"])}
+        super().log_action(protocol, action, details)
 
     def listen_success(self, port):
         # daphne's callback swallows the listening port; keep it to stop accepting later.

@@ -5,6 +5,8 @@ import logging
 import os
 import subprocess
 import sys
+import time
+from datetime import UTC, datetime
 
 import pytest
 
@@ -81,6 +83,15 @@ def test_json_lines_carry_the_instance_and_the_connection(settings):
     assert event["logger"] == "realtime" and event["message"].startswith("websocket closed: code=4001")
 
 
+def test_json_time_is_iso_8601_with_its_zone():
+    item = record("hello")
+    item.created = datetime(2026, 12, 7, 17, 41, 28, 718000, tzinfo=UTC).timestamp()
+    stamp = json.loads(JsonFormatter().format(item))["time"]
+    assert stamp == "2026-12-07T17:41:28.718+00:00"
+    # What a log store does with it: one instant, whatever the reader's zone.
+    assert datetime.fromisoformat(stamp).timestamp() == pytest.approx(item.created, abs=0.001)
+
+
 def test_a_traceback_stays_on_one_line_without_credentials():
     try:
         raise ValueError(f"bad url /ws/x/?ticket={TOKEN}")
@@ -101,14 +112,30 @@ def run_with(*command, **env):
                           env=full, capture_output=True, text=True, timeout=60)
 
 
+@pytest.mark.process
 def test_plain_is_the_default_and_json_is_one_switch():
     plain = run_with()
     assert plain.returncode == 0 and plain.stderr.strip().endswith("WARNING realtime hello world"), plain.stderr
+    before = time.time()
     as_json = run_with(LOG_FORMAT="json", SERVER_INSTANCE_ID="dev-1")
     event = json.loads(as_json.stderr.strip().splitlines()[-1])
     assert event["message"] == "hello world" and event["instance"] == "dev-1", as_json.stderr
+    logged = datetime.fromisoformat(event["time"])
+    assert logged.utcoffset() is not None and before - 1 <= logged.timestamp() <= time.time() + 1, event["time"]
 
 
+@pytest.mark.process
+def test_each_django_line_is_logged_once_while_debugging():
+    """Django's own loggers have handlers of their own by default ("django" prints while DEBUG);
+    with ours on root every such line came out twice, as under `make run`."""
+    line = "import logging; logging.getLogger('django.request').warning('once-%s', 'only')"
+    for log_format in ("plain", "json"):
+        result = run_with("shell", "-c", line, DJANGO_DEBUG="true", LOG_FORMAT=log_format)
+        assert result.returncode == 0, result.stderr
+        assert result.stderr.count("once-only") == 1, result.stderr
+
+
+@pytest.mark.process
 def test_an_unknown_log_format_is_refused_in_words():
     result = run_with("check", LOG_FORMAT="xml")
     assert result.returncode != 0 and "LOG_FORMAT='xml'" in result.stderr and "plain" in result.stderr
