@@ -50,6 +50,7 @@ def one_connection_per_test():
     request_finished.connect(close_old_connections)
 
 
+@pytest.mark.fuzz
 @pytest.mark.django_db
 @schema.parametrize()
 @settings(
