@@ -341,12 +341,18 @@ class Stack:
         """An HTTP connection to the HTTP server and to each daphne instance."""
         return [http_connection(endpoint, timeout=2) for endpoint in self.app_endpoints().values()]
 
-    def ready(self):
-        """nginx answers, every daphne and the HTTP server answer directly, health is ok."""
+    def app_answers(self):
+        """Every daphne and the HTTP server answer /healthz directly."""
         for connection in self.app_connections():
             connection.request("GET", "/healthz", headers={"Host": "127.0.0.1"})
             if connection.getresponse().status != 200:
                 return False
+        return True
+
+    def ready(self):
+        """nginx answers, every daphne and the HTTP server answer directly, health is ok."""
+        if not self.app_answers():
+            return False
         with urllib.request.urlopen(self.url + "/api/websocket/health/", timeout=5) as response:  # noqa: S310
             return response.status == 200
 
@@ -395,16 +401,19 @@ class Stack:
             time.sleep(0.2)
         raise StackError(f"PostgreSQL did not accept connections after {timeout}s:\n{tail(self.postgres.log)}")
 
-    def wait_ready(self, supervisord, timeout=90):
+    def wait_ready(self, supervisord, timeout=90, app_only=False):
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             self.check_started(supervisord)
             try:
-                if self.ready():
+                if self.app_answers() if app_only else self.ready():
                     return
             except OSError:
                 pass
             time.sleep(0.2)
+        if app_only:
+            raise StackError(f"daphne or the HTTP server did not answer /healthz on its socket after {timeout}s: "
+                             f"see the output above and {self.layout.logs}")
         raise StackError(f"the stack was not healthy after {timeout}s: see the output above and "
                          f"{self.url}/api/websocket/health/")
 
@@ -429,9 +438,14 @@ class Stack:
             copier.start()
             self.wait_postgres(supervisord)
             print(self.prepare_django(), flush=True)
+            # The app first, nginx once each of its upstreams answers: a client already knocking
+            # (a demo tab left open reconnects at once) reached an nginx whose upstream sockets
+            # were not there yet, and a healthy start logged "[crit] connect() ... failed".
             for program in self.programs():
-                if not program.autostart:
+                if not program.autostart and program.name != "nginx":
                     self.supervisor.start(program.name, wait=False)
+            self.wait_ready(supervisord, app_only=True)
+            self.supervisor.start("nginx", wait=False)
             self.wait_ready(supervisord)
             self.banner()
             supervisord.wait()

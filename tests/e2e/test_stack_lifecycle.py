@@ -11,13 +11,16 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
+import urllib.request
 from pathlib import Path
 
 import pytest
 import redis
 from websockets.exceptions import ConnectionClosed
 
+from ops.testing import processes
 from ops.testing.client import connect_on_each_instance, http, login, receive, ws_connect
 from ops.testing.processes import LocalStack, descendants, wait_until
 from ops.tools import REPO_DIR
@@ -94,9 +97,43 @@ def test_manage_without_a_stack_says_how_to_start_one(root):
     assert status.returncode == 2 and "no stack is running" in status.stderr
 
 
-def test_ctrl_c_stops_everything_and_keeps_the_data(root, tmp_path):
-    first = LocalStack(root, tmp_path / "first.log", daphne=1)
+def knock(port, stop):
+    """What a demo tab left open does while the stack starts: it reloads and reconnects at once,
+    again and again, through nginx to the HTTP server and daphne."""
+    while not stop.is_set():
+        for path in ("/", "/api/websocket/health/"):
+            try:
+                urllib.request.urlopen(f"http://127.0.0.1:{port}{path}", timeout=1).close()  # noqa: S310
+            except OSError:  # refused before nginx listens; HTTPError is an OSError too
+                pass
+        stop.wait(0.05)
+
+
+def assert_a_clean_start(root, output):
+    """A healthy start says nothing alarming: nginx (its error log is the stack's nginx.log) logs
+    no failed upstream connect, and no process complains about a missing app/.env."""
+    logs = {path.name: path.read_text(errors="replace") for path in (Path(root) / "logs").glob("*.log")}
+    alarming = [line for line in logs["nginx.log"].splitlines() if any(f"[{level}]" in line for level in
+                                                                       ("crit", "error", "alert", "emerg"))]
+    assert alarming == [], alarming
+    for name, text in {"the stack's output": output, **logs}.items():
+        assert ".env not found" not in text, name
+
+
+def test_ctrl_c_stops_everything_and_keeps_the_data(root, tmp_path, monkeypatch):
+    # The port is chosen here, so that a client can knock on it while the stack starts.
+    port = processes.free_port()
+    monkeypatch.setattr(processes, "free_port", lambda: port)
+    stop_knocking = threading.Event()
+    knocker = threading.Thread(target=knock, args=(port, stop_knocking), daemon=True)
+    knocker.start()
     try:
+        first = LocalStack(root, tmp_path / "first.log", daphne=1)
+    finally:
+        stop_knocking.set()
+        knocker.join(10)
+    try:
+        assert_a_clean_start(root, first.read_log())
         created = first.manage(
             "createsuperuser", "--noinput", "--username", "ops", "--email", "ops@example.com",
             env={"DJANGO_SUPERUSER_PASSWORD": "kept-across-restarts-1"},
