@@ -37,10 +37,12 @@ def site(start_daphne):
     return start_daphne("browser", DJANGO_DEBUG="true")
 
 
-def log_in(browser, site, username):
-    page = browser.new_context().new_page()
-    errors = []
+def log_in(browser, site, username, **context_options):
+    page = browser.new_context(**context_options).new_page()
+    errors, not_found = [], []
     page.on("pageerror", lambda error: errors.append(str(error)))
+    page.on("response", lambda response: response.status == 404 and not_found.append(response.url))
+    page.not_found = not_found
     page.goto(site.base_url + "/")
     page.fill("#username", username)
     page.fill("#password", DEMO_PASSWORD)
@@ -77,6 +79,24 @@ def test_two_users_chat_live(browser, site):
     # The page authenticates sockets with one-time tickets, never with the token in a URL.
     log = site.read_log()
     assert "ticket=" not in log and "token=" not in log
+
+
+def test_at_phone_width_the_columns_stack_and_nothing_is_missing(browser, site):
+    """A phone (390x844 CSS pixels): chat and notifications one under the other, each as wide as
+    the page, and no request of the page (its icon included) answered 404."""
+    alice = log_in(browser, site, "alice", viewport={"width": 390, "height": 844}, device_scale_factor=2,
+                   is_mobile=True, has_touch=True)
+    chat, notifications = (alice.locator(".columns > section").nth(i).bounding_box() for i in (0, 1))
+    assert notifications["y"] >= chat["y"] + chat["height"], (chat, notifications)
+    assert abs(chat["x"] - notifications["x"]) < 1 and abs(chat["width"] - notifications["width"]) < 1
+    # Nothing wider than the screen: no sideways scrolling on a phone.
+    assert alice.evaluate("document.documentElement.scrollWidth") <= 390
+    icon = alice.evaluate("fetch(document.querySelector('link[rel=icon]').href).then(r => [r.status, "
+                          "r.headers.get('content-type')])")
+    assert icon[0] == 200 and icon[1].startswith("image/svg+xml"), icon
+    ARTIFACTS.mkdir(exist_ok=True)
+    alice.screenshot(path=str(ARTIFACTS / "demo-phone.png"), full_page=True)
+    assert alice.not_found == [] and alice.errors == []
 
 
 def test_wrong_password_is_explained(browser, site):

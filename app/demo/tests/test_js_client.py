@@ -3,7 +3,11 @@
 import subprocess
 from pathlib import Path
 
+import pytest
+
 from ops.testing.tools import require_tool
+
+pytestmark = pytest.mark.process  # runs commands: not in `make unit`
 
 
 def test_js_client_unit_tests():
