@@ -8,6 +8,8 @@ import pytest
 
 from ops.tools import REPO_DIR
 
+pytestmark = pytest.mark.process  # runs commands: not in `make unit`
+
 IGNORED = [
     "terraform/envs/single-vm/terraform.tfstate",
     "terraform/envs/single-vm/terraform.tfstate.backup",

@@ -27,6 +27,7 @@ def gixy(conf):
 
 
 @pytest.mark.parametrize("variant", NGINX_VARIANTS)
+@pytest.mark.process
 def test_nginx_accepts_every_variant(render_nginx, variant):
     result = nginx_t(render_nginx(**NGINX_VARIANTS[variant]))
     assert result.returncode == 0, result.stderr
@@ -34,10 +35,12 @@ def test_nginx_accepts_every_variant(render_nginx, variant):
 
 
 @pytest.mark.parametrize("variant", NGINX_VARIANTS)
+@pytest.mark.process
 def test_gixy_finds_nothing_in_any_variant(render_nginx, variant):
     assert gixy(render_nginx(**NGINX_VARIANTS[variant])) == []
 
 
+@pytest.mark.process
 def test_gixy_really_reads_the_rendered_files(render_nginx):
     """Negative control: without server_tokens off, gixy reports the version disclosure."""
     conf = render_nginx()
@@ -45,6 +48,7 @@ def test_gixy_really_reads_the_rendered_files(render_nginx):
     assert [finding["plugin"] for finding in gixy(conf)] == ["version_disclosure"]
 
 
+@pytest.mark.process
 def test_nginx_rejects_a_broken_render(render_nginx):
     """Negative control for nginx -t: an unknown upstream in the site file fails the check."""
     conf = render_nginx()
@@ -76,6 +80,7 @@ def parsed(conf):
     return directives, locations
 
 
+@pytest.mark.process
 def test_websocket_location_passes_the_upgrade_on(render_nginx):
     _, locations = parsed(render_nginx())
     ws = locations["/ws/"]
@@ -91,6 +96,7 @@ def test_websocket_location_passes_the_upgrade_on(render_nginx):
     assert "limit_req" in locations["= /api/auth/login/"]
 
 
+@pytest.mark.process
 def test_daphne_upstream_balances_on_open_connections(render_nginx):
     conf = render_nginx(daphne_instances=3)
     directives, _ = parsed(conf)
@@ -99,6 +105,7 @@ def test_daphne_upstream_balances_on_open_connections(render_nginx):
     assert upstream_servers(conf, "channels-stack_daphne") == daphnes
 
 
+@pytest.mark.process
 def test_http_upstream_falls_back_on_daphne(render_nginx):
     """While the HTTP server restarts (a deploy), daphne answers HTTP: no 502."""
     conf = render_nginx(daphne_instances=2)
@@ -115,12 +122,14 @@ def test_http_upstream_falls_back_on_daphne(render_nginx):
     ]
 
 
+@pytest.mark.process
 def test_a_load_balancer_without_the_files_proxies_static(render_nginx):
     _, locations = parsed(render_nginx(nginx_serve_static=False))
     assert "alias" not in locations["/static/"]
     assert locations["/static/"]["proxy_pass"] == [["http://channels-stack_http"]]
 
 
+@pytest.mark.process
 def test_access_log_never_contains_a_query_string(render_nginx):
     directives, _ = parsed(render_nginx())
     (log_format,) = directives["log_format"]
@@ -133,6 +142,7 @@ def test_access_log_never_contains_a_query_string(render_nginx):
 
 
 @pytest.mark.parametrize("sockets", [10_000, 50_000])
+@pytest.mark.process
 def test_sized_for_the_sockets_of_the_deployment(render_nginx, sockets):
     directives, _ = parsed(render_nginx(app_max_sockets=sockets))
     connections = int(directives["worker_connections"][0][0])
@@ -144,6 +154,7 @@ def test_sized_for_the_sockets_of_the_deployment(render_nginx, sockets):
 
 
 @pytest.mark.parametrize("variant", NGINX_VARIANTS)
+@pytest.mark.process
 def test_every_port_spreads_connections_over_the_workers(render_nginx, variant):
     """reuseport and the backlog on exactly one listen of each port (nginx refuses a second),
     so a burst of handshakes is shared by every worker instead of piling onto one."""
@@ -161,6 +172,7 @@ def test_every_port_spreads_connections_over_the_workers(render_nginx, variant):
             assert all("reuseport" not in options for options in listens)
 
 
+@pytest.mark.process
 def test_tls_variant_follows_mozilla_intermediate(render_nginx):
     directives, _ = parsed(render_nginx())
     assert directives["ssl_protocols"] == [["TLSv1.2", "TLSv1.3"]]
@@ -171,6 +183,7 @@ def test_tls_variant_follows_mozilla_intermediate(render_nginx):
     assert ["301", "https://$host$request_uri"] in directives["return"]
 
 
+@pytest.mark.process
 def test_plain_variant_has_no_tls_and_no_hsts(render_nginx):
     directives, _ = parsed(render_nginx(nginx_tls=False))
     assert "ssl_certificate" not in directives
@@ -191,6 +204,7 @@ def timeouts(units_dir, conf):
     [{}, {"nginx_ws_read_timeout": 5, "nginx_ws_send_timeout": 5, "daphne_ping_interval": 2}],
     ids=["defaults", "e2e-short-timeouts"],
 )
+@pytest.mark.process
 def test_daphne_pings_before_nginx_times_out(render_nginx, tmp_path, overrides):
     """The idle-socket invariant, read from the rendered files themselves."""
     conf = render_nginx(**overrides)
@@ -214,12 +228,14 @@ def upstream_servers(conf, upstream):
     return None
 
 
+@pytest.mark.process
 def test_upstreams_on_tcp_for_a_host_with_its_own_nginx(render_nginx):
     conf = render_nginx(daphne_tcp_port=9001, daphne_instances=3, http_tcp_port=9000)
     assert upstream_servers(conf, "channels-stack_daphne") == ["127.0.0.1:9001", "127.0.0.1:9002", "127.0.0.1:9003"]
     assert upstream_servers(conf, "channels-stack_http") == ["127.0.0.1:9000"]
 
 
+@pytest.mark.process
 def test_upstreams_of_a_load_balancer_come_from_the_lists(render_nginx):
     conf = render_nginx(**NGINX_VARIANTS["plain-cluster-load-balancer"])
     assert upstream_servers(conf, "channels-stack_daphne") == ["127.0.0.2:8001", "127.0.0.2:8002", "127.0.0.3:8001"]

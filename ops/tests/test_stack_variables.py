@@ -64,6 +64,7 @@ def test_bad_vars_are_refused_before_anything_starts(tmp_path, capsys, content, 
     assert not (tmp_path / "stack" / "supervisor").exists()
 
 
+@pytest.mark.process
 def test_make_stack_passes_each_vars_file():
     result = subprocess.run(["make", "-n", "-C", str(REPO_DIR), "stack", "VARS=a.yml b.yml",
                              f"PY={sys.executable}"], capture_output=True, text=True, check=True)

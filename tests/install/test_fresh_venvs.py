@@ -8,6 +8,7 @@ new venv seeded with pip 23.0.1, as on Debian 12 (app/requirements/pip.in).
 """
 
 import os
+import secrets
 import subprocess
 import sys
 
@@ -65,8 +66,9 @@ def test_the_makefile_recipe_installs_with_the_oldest_pip(tmp_path, target):
     if target.startswith("ops/"):  # what ansible/README.md and the Terraform guides run with it
         subprocess.run([str(venv / "ops" / "bin" / "ansible-playbook"), "--version"], check=True, capture_output=True)
         rendered = subprocess.run([python, "-m", "ops.render", "--out", str(tmp_path / "rendered"), "--set",
-                                   "app_secret_key=" + "s" * 50, "--set", "app_redis_password=" + "r" * 24,
-                                   "--set", "app_database_password=" + "d" * 24],
+                                   "app_secret_key=" + secrets.token_urlsafe(50), "--set",
+                                   "app_redis_password=" + secrets.token_urlsafe(24), "--set",
+                                   "app_database_password=" + secrets.token_urlsafe(24)],
                                   cwd=REPO_DIR, capture_output=True, text=True)
         assert rendered.returncode == 0, rendered.stderr
 

@@ -7,6 +7,10 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
+pytestmark = pytest.mark.process  # runs commands: not in `make unit`
+
 APP_DIR = Path(__file__).resolve().parents[2]
 
 

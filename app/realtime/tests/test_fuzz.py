@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 
 from realtime.testing import established
 
-pytestmark = pytest.mark.django_db(transaction=True)
+pytestmark = [pytest.mark.fuzz, pytest.mark.django_db(transaction=True)]
 
 # The message types some consumer handles, so the fuzzer reaches real handlers with bad fields.
 KNOWN_TYPES = ["ping", "echo", "message", "typing", "read", "read_receipt", "stats", "join_conversation",

@@ -24,6 +24,7 @@ def test_the_default_cache_is_shared():
     assert settings.CACHES["default"]["BACKEND"] == "django.core.cache.backends.db.DatabaseCache"
 
 
+@pytest.mark.process
 def test_production_counts_in_redis_with_short_timeouts():
     result = manage("shell", "-c", "from django.conf import settings; c = settings.CACHES['default']; "
                     "print(c['BACKEND'], c['LOCATION'], c['OPTIONS']['socket_timeout'])")
