@@ -85,8 +85,11 @@ TYPE_WORDS = {list: "a list", dict: "a mapping", bool: "true or false", int: "a 
 # Render's and Django's bar for SECRET_KEY (app/config/settings/refusals.py says why 40), and the
 # Ansible redis and postgresql roles' for the passwords.
 SECRET_MIN_LENGTH = {"app_secret_key": 40, "app_redis_password": 16, "app_database_password": 16}
-SECRET_KEY_MIN_UNIQUE = 10
+SECRET_MIN_UNIQUE = 10
 DEV_SECRET_KEY = "dev-only-insecure-key-never-used-in-production"
+# Variables that carry a secret inside them (a URL with the password, the app's extra
+# environment: SENTRY_DSN, MONITORING_TOKEN): a problem never prints their value either.
+HOLDS_SECRETS = {"app_redis_url", "app_database_url", "app_extra_env"}
 GENERATE = {
     "app_secret_key": "python3 -c 'import secrets; print(secrets.token_urlsafe(50))'",
     "app_redis_password": "python3 -c 'import secrets; print(secrets.token_urlsafe(24))'",
@@ -151,9 +154,9 @@ def type_problems(variables, given):
             continue
         if value is None and (name in NULLABLE_TYPES or name in ALSO_NULL):
             continue
-        given = "a secret of another type" if name in SECRETS else f"{value!r}"
+        shown = "a value of another type" if name in SECRETS or name in HOLDS_SECRETS else f"{value!r}"
         found[name] = (f"{name} must be {TYPE_WORDS[wanted]}, e.g. {name}: {_example(name, value, wanted)} "
-                       f"(it is {given})")
+                       f"(it is {shown})")
     return found
 
 
@@ -167,11 +170,12 @@ def secret_problems(variables):
         if not isinstance(value, str):
             continue
         why = []
-        if name == "app_secret_key":
-            if value == DEV_SECRET_KEY or value.startswith("django-insecure-"):
-                why.append("it is a published development key")
-            if len(set(value)) < SECRET_KEY_MIN_UNIQUE:
-                why.append(f"it has {len(set(value))} different characters, fewer than {SECRET_KEY_MIN_UNIQUE}")
+        if name == "app_secret_key" and (value == DEV_SECRET_KEY or value.startswith("django-insecure-")):
+            why.append("it is a published development key")
+        if len(set(value)) < SECRET_MIN_UNIQUE:
+            unique = len(set(value))
+            why.append(f"it has {unique} different character{'s' if unique != 1 else ''}, "
+                       f"fewer than {SECRET_MIN_UNIQUE}")
         if len(value) < minimum:
             why.insert(0, f"it is {len(value)} character{'s' if len(value) != 1 else ''} long, fewer than {minimum}")
         if why:
@@ -257,6 +261,8 @@ def check_problems(variables):
             problems.extend(rule(lambda name: _value(variables, name)))
         except jinja2.UndefinedError as error:
             problems.append(str(error))
+        except (TypeError, ValueError) as error:  # a value the type check let through, still unusable
+            problems.append(f"{rule.__name__.lstrip('_')}: cannot be checked ({error})")
     return list(dict.fromkeys(problems))
 
 

@@ -88,10 +88,12 @@ def test_an_unknown_variable_gets_a_did_you_mean(tmp_path):
 
 @pytest.mark.parametrize(("name", "value", "problem"), [
     ("app_secret_key", "abc", "app_secret_key is weak (it is 3 characters long, fewer than 40"),
-    ("app_secret_key", "k" * 50, "it has 1 different characters, fewer than 10"),
+    ("app_secret_key", "k" * 50, "it has 1 different character, fewer than 10"),
     ("app_secret_key", "django-insecure-" + "0123456789abcdef" * 3, "it is a published development key"),
-    ("app_redis_password", "x", "app_redis_password is weak (it is 1 character long, fewer than 16)"),
-    ("app_database_password", "db-pw", "app_database_password is weak (it is 5 characters long, fewer than 16)"),
+    ("app_redis_password", "x", "app_redis_password is weak (it is 1 character long, fewer than 16; "
+                                "it has 1 different character, fewer than 10)"),
+    ("app_database_password", "db-pw", "app_database_password is weak (it is 5 characters long, fewer than 16; "
+                                       "it has 5 different characters, fewer than 10)"),
     ("app_redis_password", 123456, "app_redis_password is weak (it is 6 characters long"),
     ("app_redis_password", ["a-list-of-one-password"], "app_redis_password must be a string"),
 ])
@@ -157,3 +159,35 @@ def test_the_readme_check_command_works_as_written(tmp_path):
     args = [str(tmp_path / arg) if arg.endswith(".yml") else arg for arg in command[3:]]
     result = run_render(*args)
     assert result.returncode == 0 and "render: ok" in result.stdout, result.stderr
+
+
+@pytest.mark.process
+def test_several_wrong_types_are_each_reported_once(tmp_path):
+    problems = check(tmp_path, "app_server_names: chat.example.org\ndaphne_instances: two\nhttp_workers: many\n"
+                               "nginx_reuseport: 'yes'\n", "nginx", "systemd")
+    assert sorted(problem.split(" must be ")[0] for problem in problems) == [
+        "app_server_names", "daphne_instances", "http_workers", "nginx_reuseport"], problems
+
+
+def test_a_mistyped_variable_that_holds_a_secret_is_not_printed():
+    password = secrets.token_urlsafe(24)
+    _, problems = render.collect(overrides={
+        **SECRETS, "app_database_url": [f"postgres://app:{password}@db/app"],
+        "app_extra_env": f"SENTRY_DSN=https://{password}@sentry.invalid/1"})
+    assert {problem.split(" must be ")[0] for problem in problems} == {"app_database_url", "app_extra_env"}
+    assert not [problem for problem in problems if password in problem]
+
+
+@pytest.mark.parametrize("name", ["app_redis_password", "app_database_password", "app_secret_key"])
+def test_a_secret_of_few_different_characters_is_weak(name):
+    _, problems = render.collect(overrides={**SECRETS, name: "ab" * 30})
+    assert [f"{name} is weak (it has 2 different characters, fewer than 10)"] == [
+        problem.split(": generate")[0] for problem in problems]
+
+
+def test_the_renderer_and_the_settings_apply_the_same_secret_key_rules():
+    from config.settings import refusals
+
+    assert render.DEV_SECRET_KEY == refusals.DEV_SECRET_KEY
+    assert render.SECRET_MIN_LENGTH["app_secret_key"] == refusals.SECRET_KEY_MIN_LENGTH
+    assert render.SECRET_MIN_UNIQUE == refusals.SECRET_KEY_MIN_UNIQUE

@@ -48,9 +48,10 @@ def machine_env(venv):
     return env
 
 
-def blueprint_env(web_service, stand_ins):
-    """Each envVar of the web service: its value, a random one for generateValue, the stand-in's
-    URL for fromDatabase / fromService. Anything else fails, so new wiring updates this test."""
+def blueprint_env(web_service, stand_ins, services=None):
+    """Each envVar of a service: its value, a random one for generateValue, the stand-in's URL for
+    fromDatabase / fromService, another service's variable for fromService.envVarKey (from
+    `services`: {name: env}). Anything else fails, so new wiring updates this test."""
     env = {}
     for item in web_service["envVars"]:
         key = item["key"]
@@ -58,6 +59,8 @@ def blueprint_env(web_service, stand_ins):
             env[key] = str(item["value"])
         elif item.get("generateValue"):
             env[key] = secrets.token_urlsafe(32)  # Render: a base64 256-bit value
+        elif "envVarKey" in item.get("fromService", {}):
+            env[key] = (services or {})[item["fromService"]["name"]][item["fromService"]["envVarKey"]]
         elif "fromDatabase" in item or "fromService" in item:
             reference = item.get("fromDatabase") or item["fromService"]
             env[key] = stand_ins[(reference["name"], reference["property"])]
@@ -147,6 +150,10 @@ async def test_blueprint_builds_migrates_and_serves_http_and_websockets(tmp_path
     checkout = copy_of_the_repository(tmp_path / "src")
     venv = tmp_path / "venv"
     subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True, timeout=120)
+    # Whatever pip Render's image has, the build installs the locked one first: shown from the
+    # oldest a venv hands out here (Debian 12's).
+    subprocess.run([str(venv / "bin" / "python"), "-m", "pip", "install", "--quiet", "--disable-pip-version-check",
+                    "pip==23.0.1"], check=True, timeout=300)
     port = free_port()
     runtime = {
         **machine_env(venv),
@@ -167,6 +174,12 @@ async def test_blueprint_builds_migrates_and_serves_http_and_websockets(tmp_path
     # The first user, as a one-off shell on Render would create it.
     run("seed", f"cd app && python manage.py seed_demo --allow-production --password {PASSWORD}", checkout, runtime,
         tmp_path, 120)
+    # The token clean-up's cron job, with its own environment (Render gives a cron job no host name).
+    cron = service(blueprint(), "cron")
+    cron_env = {**machine_env(venv), **blueprint_env(cron, urls, {service_["name"]: runtime}), **libpq_env}
+    times["cron build"] = run("cron build", cron["buildCommand"], checkout, cron_env, tmp_path, 300)
+    times["cron"] = run("cron", cron["startCommand"], checkout, cron_env, tmp_path, 120)
+    assert "expired entries from token_cache" in (tmp_path / "cron.log").read_text()
 
     server = Process(["/bin/sh", "-c", service_["startCommand"]], tmp_path / "start.log", env=runtime, cwd=checkout)
     try:

@@ -1,7 +1,8 @@
 """Production: refuses to start on what would break it, secure by default.
 
 Every problem (here and in base.py) is reported at once, each with its fix, before anything
-starts (refusals.py). `python manage.py check --deploy` with these settings reports nothing.
+starts (refusals.py). `python manage.py check --deploy` with these settings reports nothing (with a key of 50
+characters or more; a 40-49 character key, as Render generates, draws security.W009 only).
 """
 
 from .base import *  # noqa: F403
