@@ -132,10 +132,10 @@ test: lint $(CHECKOV)
 	$(PY) -m pytest --durations=40
 
 # The tests that start nothing: no server, container, host or command (tests/conftest.py marks the
-# system suites; a test that runs a command is marked `process`, a fuzzer `fuzz`). ops.testing.no_processes fails
-# a test of this selection that starts a process anyway, so the promise stays true.
+# system suites; a test that runs a command is marked `process`, a fuzzer `fuzz`). Every pytest run
+# fails an unmarked test that starts a process (ops.testing.no_processes), so the promise stays true.
 unit: $(VENV)/.dev-installed
-	$(PY) -m pytest -p ops.testing.no_processes -m "not process and not fuzz and not live and not e2e and not browser and not molecule and not containers and not infra"
+	$(PY) -m pytest -m "not process and not fuzz and not live and not e2e and not browser and not molecule and not containers and not infra"
 
 $(VENV)/bin/pip-compile: $(VENV)/.dev-installed
 

@@ -1,8 +1,9 @@
-"""A pytest plugin for `make unit`: a test that starts a process fails, saying which marker it
-needs. `make unit` promises the tests that start nothing (no server, container, host or command);
-this keeps the promise true as tests are added, instead of trusting every author to mark theirs.
+"""A pytest plugin, loaded by every run (pyproject.toml's addopts): a test that starts a process
+fails, saying which marker it needs, unless it is marked as one that does.
 
-    python -m pytest -p ops.testing.no_processes -m "not (process or live or ...)"
+`make unit` runs the tests that start nothing (no server, container, host or command): it leaves
+out the markers below. This keeps that selection true as tests are added, in every `make test`,
+instead of trusting every author to mark theirs.
 """
 
 import os
@@ -10,9 +11,13 @@ import subprocess
 
 import pytest
 
+# Tests that may start processes: the system suites (tests/conftest.py gives their markers), a
+# test that runs a command, and the fuzzers (which `make unit` leaves out for their time).
+MAY_START = ("process", "fuzz", "live", "e2e", "browser", "molecule", "containers", "infra")
 MESSAGE = ("{what}: this test starts a process, and `make unit` runs only tests that start nothing. "
            "Mark it @pytest.mark.process (a command it runs: manage.py, nginx -t, systemd-analyze, "
            "ansible-playbook) or put it in a system suite (tests/live, tests/e2e, ...).")
+OS_CALLS = ("fork", "forkpty", "posix_spawn", "posix_spawnp", "system", "execv", "execve", "execvp", "execvpe")
 
 
 class ProcessStarted(AssertionError):
@@ -26,21 +31,35 @@ def _refuse(what):
     return refused
 
 
-@pytest.hookimpl(wrapper=True)
-def pytest_runtest_call(item):
-    """Only the test's own body: fixtures may prepare files, never start processes either."""
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(subprocess.Popen, "_execute_child", _refuse("subprocess"))
-        for name in ("fork", "forkpty", "posix_spawn", "posix_spawnp", "system", "execv", "execve"):
-            if hasattr(os, name):
-                patch.setattr(os, name, _refuse(f"os.{name}"))
-        return (yield)
+def _guarded(item):
+    return not any(item.get_closest_marker(name) for name in MAY_START)
 
 
-@pytest.hookimpl(wrapper=True)
-def pytest_runtest_setup(item):
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(subprocess.Popen, "_execute_child", _refuse("subprocess (in a fixture)"))
-        for name in ("fork", "posix_spawn", "system"):
-            patch.setattr(os, name, _refuse(f"os.{name} (in a fixture)"))
-        return (yield)
+def _refusing(patch, when):
+    patch.setattr(subprocess.Popen, "_execute_child", _refuse(f"subprocess{when}"))
+    for name in OS_CALLS:
+        if hasattr(os, name):
+            patch.setattr(os, name, _refuse(f"os.{name}{when}"))
+    try:  # what multiprocessing's spawn and forkserver start methods call, past subprocess
+        import _posixsubprocess
+
+        patch.setattr(_posixsubprocess, "fork_exec", _refuse(f"_posixsubprocess.fork_exec{when}"))
+    except ImportError:  # not on this platform
+        pass
+
+
+def _phase(when):
+    @pytest.hookimpl(wrapper=True)
+    def hook(item, *args, **kwargs):
+        if not _guarded(item):
+            return (yield)
+        with pytest.MonkeyPatch.context() as patch:
+            _refusing(patch, when)
+            return (yield)
+
+    return hook
+
+
+pytest_runtest_setup = _phase(" (in a fixture)")
+pytest_runtest_call = _phase("")
+pytest_runtest_teardown = _phase(" (in a fixture's teardown)")
