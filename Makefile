@@ -26,6 +26,8 @@ help:
 	@echo "make bench-full [PROFILE=1]   the whole suite (10,000 sockets, ~20 min; py-spy profile): bench/results/full/"
 	@echo "make audit    known vulnerabilities in every locked requirement (pip-audit; needs PyPI's JSON API)"
 	@echo "make ops      Ansible + the renderer in $(VENV)/ops, for provisioning servers (ansible/README.md)"
+	@echo "make unit     the tests that start nothing (no server, container, host or command): ~30 s"
+	@echo "make lint     ruff, migrations, argument specs, yamllint, ansible-lint (production profile)"
 	@echo "make test     lint + every test (unit, live, end-to-end through nginx, headless Chromium, molecule)"
 	@echo "make molecule [SCENARIO=full]   the Ansible roles on podman hosts with systemd (all scenarios, or one)"
 	@echo "make lock     re-resolve $(REQ)/*.txt after editing a .in file"

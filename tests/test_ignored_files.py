@@ -17,6 +17,7 @@ IGNORED = [
     "terraform/envs/cluster/.terraform/providers/registry.terraform.io/hashicorp/aws/x",
     "terraform/envs/cluster/terraform.tfvars",
     "terraform/envs/cluster/prod.auto.tfvars",
+    "terraform/envs/cluster/prod.auto.tfvars.json",
     "terraform/envs/cluster/plan.tfplan",
     "terraform/envs/single-vm/tfplan",
     "terraform/envs/single-vm/override.tf",

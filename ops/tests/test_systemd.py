@@ -7,6 +7,7 @@ import sys
 
 import pytest
 
+from config.settings.refusals import SERVER_EXIT_STATUS
 from ops import render
 from ops.testing.tools import require_tool
 from ops.tools import APP_DIR
@@ -86,6 +87,8 @@ def test_service_basics(rendered_units, name):
     assert unit["EnvironmentFile"] == ["/etc/channels-stack/app.env"]
     assert unit["LimitNOFILE"] == ["65536"]
     assert unit["Restart"] == ["on-failure"]
+    # Refused settings (config.asgi's exit status) are not retried forever.
+    assert unit["RestartPreventExitStatus"] == [str(SERVER_EXIT_STATUS)]
     assert unit["User"] == ["channels-stack"]
     assert "AF_UNIX" in unit["RestrictAddressFamilies"][0].split()  # the sockets nginx talks to
     assert unit["ReadWritePaths"] == ["/run/channels-stack"]
