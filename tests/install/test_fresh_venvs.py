@@ -56,7 +56,9 @@ def test_the_makefile_recipe_installs_with_the_oldest_pip(tmp_path, target):
     # The checkov and ops recipes make their venv themselves under VENV: seed that one.
     inner = target.split("/")[0] if "/" in target else ""
     python = seeded_venv(venv / inner if inner else venv)
-    env = {key: value for key, value in os.environ.items() if not key.startswith("MAKE")}
+    # No bytecode compiled: the recipe is the same, and compiling 1.2 GB of packages would take
+    # the CPU from the molecule scenarios converging beside this suite.
+    env = {**{key: value for key, value in os.environ.items() if not key.startswith("MAKE")}, "PIP_NO_COMPILE": "1"}
     result = subprocess.run(["make", "-C", str(REPO_DIR), f"VENV={venv}", str(venv / target)],
                             capture_output=True, text=True, env=env, timeout=840)
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
@@ -73,16 +75,6 @@ def test_the_makefile_recipe_installs_with_the_oldest_pip(tmp_path, target):
         assert rendered.returncode == 0, rendered.stderr
 
 
-def test_without_the_locked_pip_first_the_oldest_pip_refuses_the_dev_lock(tmp_path):
-    """The reason for the recipe's first step: if this ever passes, pip.in's note is stale."""
-    python = seeded_venv(tmp_path / "venv")
-    result = subprocess.run([python, "-m", "pip", "install", "--disable-pip-version-check", "--require-hashes",
-                             "--dry-run", "-r", str(REPO_DIR / "app" / "requirements" / "dev.txt")],
-                            capture_output=True, text=True, timeout=600)
-    assert result.returncode != 0
-    assert "must have their versions pinned with ==" in result.stderr
-
-
 def test_the_manual_install_steps_install_with_the_oldest_pip(tmp_path):
     """systemd/README.md's step 1 (the venv and its locks), as written, on Debian 12's pip."""
     readme = (REPO_DIR / "systemd" / "README.md").read_text()
@@ -96,7 +88,7 @@ def test_the_manual_install_steps_install_with_the_oldest_pip(tmp_path):
     python = seeded_venv(release / "venv")
     script = "set -e\n" + "\n".join(line.replace("sudo ", "", 1) for line in installs) + "\n"
     result = subprocess.run(["bash", "-c", script], capture_output=True, text=True, timeout=840,
-                            env={**os.environ, "RELEASE": str(release)})
+                            env={**os.environ, "RELEASE": str(release), "PIP_NO_COMPILE": "1"})
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     assert pip_version(python) == locked_pip_version()
     subprocess.run([python, "-c", "import django, daphne, channels_redis"], check=True)
