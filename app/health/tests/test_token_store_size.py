@@ -10,16 +10,7 @@ from health.checks import DEGRADED, OK, check_token_cache
 from tokens import store
 from tokens.cache import TokenDatabaseCache
 
-pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture(autouse=True)
-def empty_token_table(request):
-    """Counts here are exact. The cache table is no model's, so rows left by transactional tests
-    elsewhere outlive their flush; emptied inside this test's transaction (rolled back after)."""
-    if "db" in request.fixturenames or request.node.get_closest_marker("django_db"):
-        request.getfixturevalue("db")
-        store.token_cache().clear()
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("empty_token_table")]
 
 
 def store_expired(count):

@@ -26,13 +26,8 @@ PASSWORD = "pw-for-tests-1"  # conftest's make_user
 TINY = 10
 
 
-@pytest.fixture(autouse=True)
-def empty_token_table(request):
-    """Counts here are exact. The cache table is no model's, so rows left by transactional tests
-    elsewhere outlive their flush; emptied inside this test's transaction (rolled back after)."""
-    if "db" in request.fixturenames or request.node.get_closest_marker("django_db"):
-        request.getfixturevalue("db")
-        store.token_cache().clear()
+# Counts here are exact: every test starts from an empty token table (app/conftest.py).
+pytestmark = pytest.mark.usefixtures("empty_token_table")
 
 
 def with_token_cache(settings, **changes):
