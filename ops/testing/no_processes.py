@@ -8,6 +8,7 @@ instead of trusting every author to mark theirs.
 
 import os
 import subprocess
+from pathlib import Path
 
 import pytest
 
@@ -17,6 +18,13 @@ MAY_START = ("process", "fuzz", "live", "e2e", "browser", "molecule", "container
 MESSAGE = ("{what}: this test starts a process, and `make unit` runs only tests that start nothing. "
            "Mark it @pytest.mark.process (a command it runs: manage.py, nginx -t, systemd-analyze, "
            "ansible-playbook) or put it in a system suite (tests/live, tests/e2e, ...).")
+# Where the tests `make unit` selects from live (pyproject's testpaths). Elsewhere, e.g. the
+# molecule verifiers (ansible/molecule/*/tests: testinfra reaches hosts with podman), every test
+# is a system test and the guard stays out of the way.
+REPO_DIR = Path(__file__).resolve().parents[2]
+# NO_PROCESSES_ROOTS (directories, os.pathsep-separated) replaces them: the guard's own tests.
+GUARDED_ROOTS = tuple(Path(name) for name in os.environ.get("NO_PROCESSES_ROOTS", "").split(os.pathsep) if name) or \
+    tuple(REPO_DIR / name for name in ("app", "ops", "tests"))
 OS_CALLS = ("fork", "forkpty", "posix_spawn", "posix_spawnp", "system", "execv", "execve", "execvp", "execvpe")
 
 
@@ -31,8 +39,14 @@ def _refuse(what):
     return refused
 
 
+def guards(path):
+    """Whether tests in this file are guarded at all (then their markers decide)."""
+    path = Path(path).resolve()
+    return any(path.is_relative_to(root) for root in GUARDED_ROOTS)
+
+
 def _guarded(item):
-    return not any(item.get_closest_marker(name) for name in MAY_START)
+    return guards(item.path) and not any(item.get_closest_marker(name) for name in MAY_START)
 
 
 def _refusing(patch, when):
