@@ -57,6 +57,15 @@ def test_every_run_loads_the_guard():
     assert "-p ops.testing.no_processes" in config["tool"]["pytest"]["ini_options"]["addopts"]
 
 
+def guarded_run(directory):
+    """pytest on the tests in `directory`, with the guard on and guarding that directory."""
+    return subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-p",
+                           "ops.testing.no_processes", "--rootdir", str(directory), str(directory)],
+                          capture_output=True, text=True, cwd=REPO_DIR, timeout=120,
+                          env={"PYTHONPATH": str(REPO_DIR), "PATH": "/usr/bin:/bin",
+                               "NO_PROCESSES_ROOTS": str(directory)})
+
+
 @pytest.mark.parametrize("starts", [
     "subprocess.run(['true'])",
     "os.system('true')",
@@ -64,11 +73,7 @@ def test_every_run_loads_the_guard():
 ])
 def test_the_guard_fails_a_test_that_starts_a_process(tmp_path, starts):
     (tmp_path / "test_starts.py").write_text(f"import os, subprocess\n\ndef test_it():\n    {starts}\n")
-    result = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-p",
-                             "ops.testing.no_processes", "--rootdir", str(tmp_path), str(tmp_path)],
-                            capture_output=True, text=True, cwd=REPO_DIR, timeout=120,
-                            env={"PYTHONPATH": str(REPO_DIR), "PATH": "/usr/bin:/bin",
-                                 "NO_PROCESSES_ROOTS": str(tmp_path)})
+    result = guarded_run(tmp_path)
     assert result.returncode == 1, result.stdout[-2000:]
     assert "Mark it @pytest.mark.process" in result.stdout
 
@@ -77,11 +82,7 @@ def test_the_guard_lets_a_marked_test_start_one(tmp_path):
     (tmp_path / "test_starts.py").write_text("import subprocess\n\nimport pytest\n\n\n@pytest.mark.process\n"
                                              "def test_it():\n    subprocess.run(['true'], check=True)\n")
     (tmp_path / "pytest.ini").write_text("[pytest]\nmarkers =\n    process: runs a command\n")
-    result = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-p",
-                             "ops.testing.no_processes", "--rootdir", str(tmp_path), str(tmp_path)],
-                            capture_output=True, text=True, cwd=REPO_DIR, timeout=120,
-                            env={"PYTHONPATH": str(REPO_DIR), "PATH": "/usr/bin:/bin",
-                                 "NO_PROCESSES_ROOTS": str(tmp_path)})
+    result = guarded_run(tmp_path)
     assert result.returncode == 0, result.stdout[-2000:]
 
 
