@@ -41,23 +41,19 @@ class IssuedCredential:
 _shared_caches = {}
 
 
-def _cache():
-    """The token cache, one instance per process. `caches[alias]` keeps one per thread and per
-    async context: each WebSocket handshake runs in a context of its own, so each created a
-    DatabaseCache (with a model class for its table) that lived as long as its socket, 2.6 KiB
-    per socket (bench/RESULTS.md). Cache backends that can hold tokens for several processes are
-    thread-safe (DatabaseCache uses the calling thread's database connection)."""
+def token_cache():
+    """The token cache backend (tokens.cache.TokenDatabaseCache unless configured otherwise), one
+    instance per process, shared by the store, the clean-up, the health report and the metrics.
+    `caches[alias]` keeps one per thread and per async context: each WebSocket handshake runs in
+    a context of its own, so each created a DatabaseCache (with a model class for its table) that
+    lived as long as its socket, 2.6 KiB per socket (bench/RESULTS.md). Cache backends that can
+    hold tokens for several processes are thread-safe (DatabaseCache uses the calling thread's
+    database connection)."""
     alias = settings.TOKEN_CACHE_ALIAS
     cache = _shared_caches.get(alias)
     if cache is None:
         cache = _shared_caches[alias] = caches.create_connection(alias)
     return cache
-
-
-def token_cache():
-    """The token cache backend (tokens.cache.TokenDatabaseCache unless configured otherwise),
-    the instance this process shares: for the clean-up, the health report and the metrics."""
-    return _cache()
 
 
 @receiver(setting_changed)
@@ -81,7 +77,7 @@ def _issue(prefix, user, ttl, **extra):
     record = {"user_id": user.pk, "expires_at": now + ttl, "issued_at": now, **extra}
     # add(), not set(): only add() reports whether the row was written, and a credential
     # handed out without its row would fail later as a mysterious 401/4001.
-    if not _cache().add(prefix + _digest(raw), record, timeout=ttl):
+    if not token_cache().add(prefix + _digest(raw), record, timeout=ttl):
         raise CredentialNotStored(f"the token store did not save a new {prefix.rstrip(':')}")
     return IssuedCredential(raw, now + ttl)
 
@@ -114,19 +110,19 @@ def user_for_token(raw):
     """The active user owning this token, or None if unknown, expired or revoked."""
     if not raw:
         return None
-    return _load_user(_cache().get(TOKEN_PREFIX + _digest(raw)))
+    return _load_user(token_cache().get(TOKEN_PREFIX + _digest(raw)))
 
 
 def token_expiry(raw):
-    record = _cache().get(TOKEN_PREFIX + _digest(raw))
+    record = token_cache().get(TOKEN_PREFIX + _digest(raw))
     return record["expires_at"] if record else None
 
 
 def revoke_token(raw):
     """True if the token existed. Its open sockets are closed (4001) once this commits."""
     key = TOKEN_PREFIX + _digest(raw)
-    record = _cache().get(key)
-    if not _cache().delete(key):
+    record = token_cache().get(key)
+    if not token_cache().delete(key):
         return False
     if record:
         announce_revoked(record["user_id"], [credential_id(raw)])
@@ -159,8 +155,8 @@ def redeem_ticket_credential(raw):
     if not raw:
         return None, None
     key = TICKET_PREFIX + _digest(raw)
-    record = _cache().get(key)
-    if record is None or not _cache().delete(key):
+    record = token_cache().get(key)
+    if record is None or not token_cache().delete(key):
         return None, None
     user = _load_user(record)
     return user, (record.get("token") if user else None)

@@ -12,6 +12,8 @@ from pathlib import Path
 
 import pytest
 
+from ops.tools import REPO_DIR
+
 # Tests that may start processes: the system suites (tests/conftest.py gives their markers), a
 # test that runs a command, and the fuzzers (which `make unit` leaves out for their time).
 MAY_START = ("process", "fuzz", "live", "e2e", "browser", "molecule", "containers", "infra")
@@ -21,7 +23,6 @@ MESSAGE = ("{what}: this test starts a process, and `make unit` runs only tests 
 # Where the tests `make unit` selects from live (pyproject's testpaths). Elsewhere, e.g. the
 # molecule verifiers (ansible/molecule/*/tests: testinfra reaches hosts with podman), every test
 # is a system test and the guard stays out of the way.
-REPO_DIR = Path(__file__).resolve().parents[2]
 # NO_PROCESSES_ROOTS (directories, os.pathsep-separated) replaces them: the guard's own tests.
 GUARDED_ROOTS = tuple(Path(name) for name in os.environ.get("NO_PROCESSES_ROOTS", "").split(os.pathsep) if name) or \
     tuple(REPO_DIR / name for name in ("app", "ops", "tests"))

@@ -94,7 +94,7 @@ def test_login_is_throttled(client, alice, monkeypatch):
 
 
 def test_unstored_token_is_a_503_with_advice(client, alice, monkeypatch):
-    monkeypatch.setattr(store._cache(), "add", lambda *args, **kwargs: False)
+    monkeypatch.setattr(store.token_cache(), "add", lambda *args, **kwargs: False)
     response = login(client)
     assert response.status_code == 503
     assert "try again" in response.json()["detail"]

@@ -74,7 +74,7 @@ def test_ticket_race_has_one_winner_when_both_read_before_either_deletes(alice, 
     A's read and A's delete. The DELETE's row count decides: B wins, A gets nothing.
     (Real concurrent handshakes on two daphne processes: tests/live/test_shared_tokens.py.)"""
     ticket = store.issue_ticket(alice).value
-    cache = store._cache()
+    cache = store.token_cache()
     real_get = cache.get
     results = {}
 
@@ -91,7 +91,7 @@ def test_ticket_race_has_one_winner_when_both_read_before_either_deletes(alice, 
 
 
 def test_a_credential_the_cache_did_not_store_is_never_handed_out(alice, monkeypatch):
-    monkeypatch.setattr(store._cache(), "add", lambda *args, **kwargs: False)
+    monkeypatch.setattr(store.token_cache(), "add", lambda *args, **kwargs: False)
     with pytest.raises(store.CredentialNotStored, match="did not save a new token"):
         store.issue_token(alice)
     with pytest.raises(store.CredentialNotStored, match="did not save a new ticket"):
@@ -111,7 +111,7 @@ async def test_one_token_cache_serves_every_socket_context():
     seen = []  # the caches themselves: ids of collected objects are reused
 
     def lookup():
-        seen.append(store._cache())
+        seen.append(store.token_cache())
         return store.user_for_token("no-such-token")
 
     for _ in range(3):
