@@ -12,9 +12,10 @@ from django.db import DatabaseError
 
 from realtime.consumers import JsonProtocolConsumer, group_frame
 from realtime.groups import local_groups
+from realtime.protocol import ACCESS_WITHDRAWN
 
 from . import handshakes, protocol, services
-from .models import conversation_group
+from .models import Membership, conversation_group
 
 logger = logging.getLogger("realtime")
 
@@ -55,6 +56,27 @@ class ChatSocket(JsonProtocolConsumer):
     @property
     def implied_conversation(self):
         return None
+
+    @classmethod
+    def lost_access(cls, consumers):
+        """{socket: [conversation ids it joined and whose member its user no longer is]}, for
+        realtime.revocation's checks: a member removed from a conversation (or the conversation
+        deleted) stops receiving it on sockets opened before, within the same bound as a logout."""
+        wanted = {(consumer.user.pk, conversation_id) for consumer in consumers
+                  for conversation_id in consumer.joined_ids()}
+        if not wanted:
+            return {}
+        kept = set(Membership.objects.filter(
+            user_id__in={user_id for user_id, _ in wanted},
+            conversation_id__in={conversation_id for _, conversation_id in wanted},
+        ).values_list("user_id", "conversation_id"))
+        lost = {}
+        for consumer in consumers:
+            gone = [conversation_id for conversation_id in consumer.joined_ids()
+                    if (consumer.user.pk, conversation_id) not in kept]
+            if gone:
+                lost[consumer] = gone
+        return lost
 
     async def conversation_of(self, content, ref):
         """The joined conversation a frame is about, or None once the client was told why not."""
@@ -223,6 +245,9 @@ class ChatConsumer(ChatSocket):
     async def get_groups(self):
         return [conversation_group(self.conversation_id)]
 
+    async def access_lost(self, conversation_ids):
+        await super().access_lost(f"no longer a member of conversation {self.conversation_id}")
+
     async def on_connected(self):
         await self.presence(self.conversation_id, "join")
 
@@ -290,12 +315,26 @@ class ChatMultiplexConsumer(ChatSocket):
         if conversation_id is None:
             return
         if conversation_id in self.conversations:
-            self.conversations.remove(conversation_id)
             await self.presence(conversation_id, "leave")
-            group = conversation_group(conversation_id)
-            self.groups_joined.remove(group)
-            local_groups(self.channel_layer).leave(group, self)
+            self.leave_group(conversation_id)
         await self.send_json({"type": "conversation_left", "conversation_id": conversation_id})
+
+    async def access_lost(self, conversation_ids):
+        """Leave the conversations the user was removed from; the socket stays for the others."""
+        for conversation_id in conversation_ids:
+            if conversation_id not in self.conversations or self.closing:
+                continue
+            self.leave_group(conversation_id)
+            logger.info("conversation %s left on %s: user %s is no longer a member", conversation_id,
+                        self.scope.get("path"), self.user.pk)
+            await self.send_error(ACCESS_WITHDRAWN, f"You are no longer a member of conversation "
+                                  f"{conversation_id}: its messages stop here.", conversation_id=conversation_id)
+
+    def leave_group(self, conversation_id):
+        self.conversations.remove(conversation_id)
+        group = conversation_group(conversation_id)
+        self.groups_joined.remove(group)
+        local_groups(self.channel_layer).leave(group, self)
 
     async def requested_id(self, content, ref):
         conversation_id = frame_id(content.get("conversation_id"))

@@ -5,6 +5,7 @@ import functools
 import json
 import logging
 import secrets
+import time
 
 from channels.consumer import get_handler_name
 from channels.exceptions import StopConsumer
@@ -94,6 +95,7 @@ class JsonProtocolConsumer(AsyncWebsocketConsumer):
         self.user = self.scope.get("user")
         # What a revocation names this socket's credential by (never the credential itself).
         self.credential = self.scope.get("auth_credential")
+        self.authenticated_at = time.time()  # a "log out everywhere" after it closes the socket
         self.bucket = TokenBucket(settings.WS_RATE_LIMIT_PER_SECOND, settings.WS_RATE_LIMIT_BURST)
         code = await self.check_access()
         # Accept first even when refusing: a close code only reaches the client after accept
@@ -266,6 +268,22 @@ class JsonProtocolConsumer(AsyncWebsocketConsumer):
         await self.send_error(protocol.CREDENTIAL_REVOKED, "Your session ended (logged out): log in again.")
         await self.close(code=protocol.UNAUTHENTICATED)
 
+    @classmethod
+    def lost_access(cls, consumers):
+        """Called in a database thread by realtime.revocation's periodic check (and after an
+        `auth.changed` for a user) with open sockets of this class whose login is still valid:
+        return {socket: what its access_lost() gets} for those that may no longer have what they
+        were given at connect. One query for all of them, not one per socket."""
+        return {}
+
+    async def access_lost(self, what):
+        """Close a socket lost_access() named (4003); subclasses may narrow it instead (leave one
+        conversation and stay open)."""
+        logger.info("websocket closed: path=%s code=4003 reason=access withdrawn (%s) user=%s",
+                    self.scope.get("path"), what, getattr(self.user, "pk", None))
+        await self.send_error(protocol.ACCESS_WITHDRAWN, f"Access withdrawn: {what}.")
+        await self.close(code=protocol.FORBIDDEN)
+
     async def close(self, code=None, reason=None):
         # Once closing, nothing more is sent or handled: a flood behind a policy close, or a
         # group event, would otherwise try to send on a socket autobahn has closed.
@@ -361,6 +379,14 @@ class OpsConsumer(JsonProtocolConsumer):
         if not self.user.is_staff:
             return self.refuse(protocol.FORBIDDEN, "ops feed is for staff only")
         return None
+
+    @classmethod
+    def lost_access(cls, consumers):
+        from django.contrib.auth import get_user_model
+
+        staff = set(get_user_model()._default_manager.filter(
+            pk__in={consumer.user.pk for consumer in consumers}, is_staff=True).values_list("pk", flat=True))
+        return {consumer: "no longer staff" for consumer in consumers if consumer.user.pk not in staff}
 
     async def get_groups(self):
         return [stats.OPS_GROUP]

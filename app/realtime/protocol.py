@@ -33,4 +33,5 @@ BINARY_NOT_SUPPORTED = "binary_not_supported"
 INTERNAL_ERROR = "internal_error"
 UNAVAILABLE = "unavailable"
 CREDENTIAL_REVOKED = "credential_revoked"
+ACCESS_WITHDRAWN = "access_withdrawn"  # a membership removed, staff taken away: on an open socket
 IDLE_TIMEOUT = "idle_timeout"

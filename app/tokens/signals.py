@@ -44,4 +44,8 @@ def close_sockets_of_ended_session(sender, request, user, **kwargs):
     """user_logged_out (Django's logout(), the admin's): sockets opened with that session close."""
     session_key = getattr(getattr(request, "session", None), "session_key", None)
     if user is not None and session_key:
-        announce_revoked(user.pk, [session_credential_id(session_key)])
+        from .store import remember_revoked_session  # the store imports this module
+
+        credential = session_credential_id(session_key)
+        remember_revoked_session(credential)
+        announce_revoked(user.pk, [credential])

@@ -22,6 +22,12 @@ from .signals import announce_revoked
 
 TOKEN_PREFIX = "token:"
 TICKET_PREFIX = "ticket:"
+# A session logged out: kept as long as a session can live, so a socket or a ticket that missed
+# the revocation broadcast still learns of it (the session key itself is not kept anywhere).
+REVOKED_PREFIX = "revoked:"
+SESSION_PREFIX = "session:"
+# Keys per get_many(): well under every database's limit on query parameters.
+BATCH = 500
 
 
 class CredentialNotStored(RuntimeError):
@@ -136,10 +142,17 @@ def revoke_all_tokens(user):
     announce_revoked(user.pk, None)
 
 
-def issue_ticket(user, token=None):
-    """A one-time ticket; `token` (the raw token it was asked with) ties the socket it opens to
-    that token, so revoking the token closes the socket too."""
-    extra = {"token": credential_id(token)} if token else {}
+def remember_revoked_session(session_credential):
+    """A session was logged out: sockets and tickets opened with it learn so even when the
+    revocation broadcast did not reach them (realtime.revocation checks open sockets)."""
+    token_cache().set(REVOKED_PREFIX + session_credential, time.time(), timeout=settings.SESSION_COOKIE_AGE)
+
+
+def issue_ticket(user, token=None, session=None):
+    """A one-time ticket tied to the credential it was asked with (`token`: the raw token, or
+    `session`: tokens.signals.session_credential_id() of the session): it cannot be redeemed once
+    that credential is revoked, and the socket it opens closes when the credential is revoked."""
+    extra = {"token": credential_id(token)} if token else {"credential": session} if session else {}
     return _issue(TICKET_PREFIX, user, settings.WS_TICKET_TTL_SECONDS, **extra)
 
 
@@ -159,4 +172,59 @@ def redeem_ticket_credential(raw):
     if record is None or not token_cache().delete(key):
         return None, None
     user = _load_user(record)
-    return user, (record.get("token") if user else None)
+    credential = record.get("token") or record.get("credential")
+    if user is None or (credential and revoked_credentials([(user.pk, credential, record["issued_at"])])):
+        return None, None  # the ticket dies with the login it was asked with
+    return user, credential
+
+
+def revoked_credentials(sockets):
+    """Which of the open sockets' logins are no longer valid, checked in a few queries whatever
+    their number: sockets is a list of (user id, credential id or None, authenticated at), the
+    credential id as store.credential_id() or tokens.signals.session_credential_id() make it.
+    Returns the set of their indexes that are revoked: the user is gone or inactive, the token
+    is gone or expired, the session was logged out, or "log out everywhere" came after the
+    login. realtime.revocation asks this for every open socket, so a revocation whose broadcast
+    was lost (Redis down, a script without a channel layer, a queryset update() that sends no
+    signal) still closes them."""
+    User = get_user_model()
+    user_ids = {user_id for user_id, _, _ in sockets}
+    users = {}
+    for chunk in _chunks(sorted(user_ids)):
+        for user in User._default_manager.filter(pk__in=chunk, is_active=True).select_related("token_revocation"):
+            try:
+                users[user.pk] = user.token_revocation.before
+            except TokenRevocation.DoesNotExist:
+                users[user.pk] = None
+    credentials = {credential for _, credential, _ in sockets if credential}
+    keys = [(REVOKED_PREFIX if credential.startswith(SESSION_PREFIX) else TOKEN_PREFIX) + credential
+            for credential in credentials]
+    found = {}
+    for chunk in _chunks(keys):
+        found.update(token_cache().get_many(chunk))
+    now = time.time()
+    revoked = set()
+    for index, (user_id, credential, authenticated_at) in enumerate(sockets):
+        if user_id not in users:
+            revoked.add(index)
+            continue
+        revoked_before = users[user_id]
+        if credential and credential.startswith(SESSION_PREFIX):
+            if REVOKED_PREFIX + credential in found:
+                revoked.add(index)
+                continue
+        elif credential:
+            record = found.get(TOKEN_PREFIX + credential)
+            if record is None or record["expires_at"] <= now:
+                revoked.add(index)
+                continue
+            authenticated_at = record.get("issued_at", 0)  # as the handshake judged it (_load_user)
+        if revoked_before is not None and authenticated_at <= revoked_before:
+            revoked.add(index)
+    return revoked
+
+
+def _chunks(items):
+    items = list(items)
+    for start in range(0, len(items), BATCH):
+        yield items[start:start + BATCH]

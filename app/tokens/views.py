@@ -9,6 +9,7 @@ from throttling.throttles import SharedScopedRateThrottle
 
 from . import store
 from .serializers import LoginSerializer, UserSerializer
+from .signals import session_credential_id
 
 
 def _iso(timestamp):
@@ -87,5 +88,7 @@ class WebSocketTicketView(APIView):
 
     def post(self, request):
         token = request.auth if isinstance(request.auth, str) else None
-        ticket = _issue(lambda user: store.issue_ticket(user, token=token), request.user)
+        session_key = None if token else getattr(request.session, "session_key", None)
+        session = session_credential_id(session_key) if session_key else None
+        ticket = _issue(lambda user: store.issue_ticket(user, token=token, session=session), request.user)
         return Response({"ticket": ticket.value, "expires_in": ticket.expires_in}, status=status.HTTP_201_CREATED)

@@ -265,6 +265,11 @@ WS_MAX_HELD_EVENTS = env.int("WS_MAX_HELD_EVENTS", default=1000)
 # Anonymous sockets (/ws/test/) that send nothing for this long are closed (4008); 0: never.
 # Longer than `wsdoctor --idle 75`, which proves an idle socket outlives the proxy's timeout.
 WS_ANONYMOUS_IDLE_SECONDS = env.float("WS_ANONYMOUS_IDLE_SECONDS", default=300.0)
+# The bound on how long an open socket outlives a revocation or a withdrawn access that its
+# broadcast did not carry (Redis down, a script, a queryset update()): every this many seconds
+# each process checks the logins and access of all its open sockets, in a few queries
+# (realtime.revocation). 0 turns the check off (then only the broadcast closes sockets).
+WS_RECHECK_SECONDS = env.float("WS_RECHECK_SECONDS", default=10.0)
 WS_RATE_LIMIT_PER_SECOND = env.float("WS_RATE_LIMIT_PER_SECOND", default=20.0)
 WS_RATE_LIMIT_BURST = env.int("WS_RATE_LIMIT_BURST", default=40)
 CHAT_MAX_MESSAGE_LENGTH = env.int("CHAT_MAX_MESSAGE_LENGTH", default=4000)

@@ -98,9 +98,11 @@ async def test_ending_a_session_closes_its_sockets(ws, alice, session_for):
     assert await revoked(communicator) == 4001
 
 
-async def test_a_revocation_the_layer_cannot_take_still_revokes_and_says_so(ws, alice, token_for, monkeypatch, caplog):
+async def test_a_revocation_the_layer_cannot_take_still_revokes_says_so_and_closes_on_the_next_check(
+        ws, alice, token_for, monkeypatch, caplog, settings):
     from channels.layers import get_channel_layer
 
+    settings.WS_RECHECK_SECONDS = 0.5
     token = await sync_to_async(token_for)(alice)
     communicator = await open_socket(ws, token)
 
@@ -113,5 +115,132 @@ async def test_a_revocation_the_layer_cannot_take_still_revokes_and_says_so(ws, 
     assert await sync_to_async(store.user_for_token)(token) is None
     assert "revocation of 1 credential(s) of user" in caplog.text and "not sent to open sockets" in caplog.text
     assert token not in caplog.text
-    await asyncio.sleep(0.1)
-    assert communicator.output_queue.empty()  # stays open until it reconnects (and then gets 4001)
+    started = asyncio.get_running_loop().time()
+    assert await revoked(communicator) == 4001  # found by the periodic check, without the layer
+    assert asyncio.get_running_loop().time() - started < 2
+
+
+async def test_without_the_check_a_lost_revocation_leaves_the_socket_open(ws, alice, token_for, monkeypatch, settings):
+    """The negative control of the test above: what the check is for."""
+    from channels.layers import get_channel_layer
+
+    settings.WS_RECHECK_SECONDS = 0
+    token = await sync_to_async(token_for)(alice)
+    communicator = await open_socket(ws, token)
+
+    async def down(group, event):
+        raise ConnectionError("Error connecting to redis")
+
+    monkeypatch.setattr(get_channel_layer(), "group_send", down)
+    assert await post("/api/auth/logout/", token) == 204
+    assert await still_open(communicator)
+
+
+async def test_a_user_deactivated_by_a_queryset_update_is_closed_by_the_check(ws, alice, bob, token_for, settings):
+    """update() sends no signal at all (a script, a data migration, an admin action)."""
+    from django.contrib.auth import get_user_model
+
+    settings.WS_RECHECK_SECONDS = 0.3
+    alices = await open_socket(ws, await sync_to_async(token_for)(alice))
+    bobs = await open_socket(ws, await sync_to_async(token_for)(bob))
+    await get_user_model().objects.filter(pk=alice.pk).aupdate(is_active=False)
+    assert await revoked(alices) == 4001
+    assert await still_open(bobs)
+
+
+async def test_a_logout_everywhere_written_without_a_broadcast_closes_session_sockets_too(
+        ws, alice, session_for, settings):
+    import time
+
+    from tokens.models import TokenRevocation
+
+    settings.WS_RECHECK_SECONDS = 0.3
+    session = await session_for(alice)
+    communicator = await open_socket(ws, headers=[ORIGIN, (b"cookie", f"sessionid={session.session_key}".encode())])
+    await TokenRevocation.objects.aupdate_or_create(user=alice, defaults={"before": time.time()})
+    assert await revoked(communicator) == 4001
+
+
+async def test_a_session_logged_out_while_its_broadcast_is_lost_closes_on_the_next_check(
+        ws, alice, session_for, monkeypatch, settings):
+    from channels.layers import get_channel_layer
+    from django.contrib.auth import logout
+    from django.test import RequestFactory
+
+    settings.WS_RECHECK_SECONDS = 0.3
+    session = await session_for(alice)
+    communicator = await open_socket(ws, headers=[ORIGIN, (b"cookie", f"sessionid={session.session_key}".encode())])
+
+    async def down(group, event):
+        raise ConnectionError("Error connecting to redis")
+
+    monkeypatch.setattr(get_channel_layer(), "group_send", down)
+
+    def log_out():
+        request = RequestFactory().post("/admin/logout/")
+        request.session, request.user = session, alice
+        logout(request)
+
+    await sync_to_async(log_out)()
+    assert await revoked(communicator) == 4001
+
+
+async def test_the_check_closes_nothing_while_the_database_cannot_answer_and_says_so(
+        ws, alice, token_for, monkeypatch, caplog, settings):
+    settings.WS_RECHECK_SECONDS = 0.2
+    communicator = await open_socket(ws, await sync_to_async(token_for)(alice))
+
+    def unavailable(sockets):
+        from django.db import OperationalError
+
+        raise OperationalError("connection refused")
+
+    monkeypatch.setattr(store, "revoked_credentials", unavailable)
+    with caplog.at_level(logging.WARNING, logger="realtime"):
+        await asyncio.sleep(0.7)
+    assert await still_open(communicator)
+    warnings = [record.getMessage() for record in caplog.records if "could not be checked" in record.getMessage()]
+    assert len(warnings) == 1, warnings  # said once, not every 0.2 s
+    assert "1 open socket(s)" in warnings[0] and "connection refused" in warnings[0]
+
+
+@pytest.mark.parametrize("asked_with", ["token", "session"])
+async def test_a_ticket_dies_with_the_login_it_was_asked_with(ws, alice, token_for, session_for, asked_with):
+    from tokens.signals import session_credential_id
+
+    if asked_with == "token":
+        token = await sync_to_async(token_for)(alice)
+        ticket = (await sync_to_async(store.issue_ticket)(alice, token=token)).value
+        await sync_to_async(store.revoke_token)(token)
+    else:
+        session = await session_for(alice)
+        credential = session_credential_id(session.session_key)
+        ticket = (await sync_to_async(store.issue_ticket)(alice, session=credential)).value
+        await sync_to_async(store.remember_revoked_session)(credential)
+    _, refused = await ws("/ws/notifications/", subprotocols=["ticket", ticket])
+    assert await receive_close(refused) == 4001
+
+
+async def test_a_ticket_asked_for_with_a_session_is_tied_to_it(alice, session_for):
+    """The HTTP view records which session a ticket came from (without the session key)."""
+    from django.test import Client
+
+    client = Client()
+    await sync_to_async(client.force_login)(alice)
+    response = await sync_to_async(client.post)("/api/ws/ticket/")
+    assert response.status_code == 201
+    ticket = response.json()["ticket"]
+    await sync_to_async(client.logout)()  # Django's logout(): user_logged_out
+    assert await sync_to_async(store.redeem_ticket_credential)(ticket) == (None, None)
+
+
+async def test_staff_taken_away_closes_the_ops_feed_at_once(ws, carol, token_for):
+    """A change of the user (not only deactivation) has its sockets checked again (auth.changed)."""
+    _, ops = await ws("/ws/ops/", subprotocols=["bearer", await sync_to_async(token_for)(carol)])
+    await established(ops)
+    carol.is_staff = False
+    await carol.asave()
+    while (frame := await ops.receive_json_from(timeout=2))["type"] == "stats":
+        pass
+    assert frame["type"] == "error" and frame["code"] == "access_withdrawn" and "no longer staff" in frame["message"]
+    assert await receive_close(ops) == 4003
