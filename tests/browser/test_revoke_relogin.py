@@ -36,9 +36,16 @@ def revoke_then_log_in_again(browser, server):  # noqa: F811
     watched = Watched(browser, server)
     page = watched.page
     watched.log_in("alice")
-    chat = watched.open_sockets("/ws/chat/")[0]
+    # Whichever of the page's sockets hears the 4001 first ends the session and closes the
+    # others before their own frame arrives, so the frame is looked for on all of them.
     revoked = []
-    chat.on("framereceived", lambda payload: revoked.append(payload) if "credential_revoked" in str(payload) else None)
+
+    def note_revocation(payload):
+        if "credential_revoked" in str(payload):
+            revoked.append(payload)
+
+    for socket in watched.open_sockets("/ws/"):
+        socket.on("framereceived", note_revocation)
 
     # Logged out elsewhere (another tab, "log out" on a phone): the server closes the socket (4001).
     token = page.evaluate("sessionStorage.getItem('token')")
@@ -46,7 +53,7 @@ def revoke_then_log_in_again(browser, server):  # noqa: F811
     assert status in (200, 204)
     page.wait_for_selector("#status[data-state=logged-out]", timeout=10000)
     assert "log in again" in page.text_content("#login-error")
-    assert revoked, "the chat socket was closed with the credential_revoked error (4001)"
+    assert revoked, "a socket of the page was closed with the credential_revoked error (4001)"
     assert page.is_visible("#login-panel")
     tickets_at_4001 = len(watched.tickets)
     page.wait_for_timeout(3000)  # the old client asked again within 0.5 s, then backed off
