@@ -284,6 +284,12 @@ class JsonProtocolConsumer(AsyncWebsocketConsumer):
         await self.send_error(protocol.ACCESS_WITHDRAWN, f"Access withdrawn: {what}.")
         await self.close(code=protocol.FORBIDDEN)
 
+    async def realtime_resync(self, event):
+        """realtime.groups: this process may have missed group events for this socket (the
+        layer forgot its memberships, or was unreachable). The client reloads what it shows over
+        HTTP, as after a reconnect; the socket itself is fine."""
+        await self.send_json({"type": "resync", "reason": event.get("reason", "")})
+
     async def close(self, code=None, reason=None):
         # Once closing, nothing more is sent or handled: a flood behind a policy close, or a
         # group event, would otherwise try to send on a socket autobahn has closed.

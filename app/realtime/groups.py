@@ -21,6 +21,7 @@ does) goes on in a task of its own, so it never holds up the other members (run_
 
 import asyncio
 import logging
+import secrets
 import weakref
 
 from django.conf import settings
@@ -31,6 +32,12 @@ RETRY_SECONDS = 1.0
 # Members handled before the fan-out lets the rest of the event loop run (pings, handshakes).
 YIELD_EVERY = 256
 _STOP = "realtime.groups.stop"  # a message a group's own receive loop ends on (no cancel: see _Group.stop)
+PROBE = "realtime.groups.probe"  # what a process sends itself to learn whether its memberships still hold
+# What every local member gets when this process may have missed group events (its memberships
+# were lost, or the layer was unreachable): consumers send the client a `resync` frame.
+RESYNC = "realtime.resync"
+# How long a probe may take to come back before the memberships count as lost.
+PROBE_WAIT_SECONDS = 5.0
 
 _by_loop = weakref.WeakKeyDictionary()  # event loop -> {layer id: LocalGroups}
 
@@ -173,10 +180,98 @@ class LocalGroups:
         self._stopping = set()  # tasks leaving the layer's groups (kept referenced until done)
         self._maintenance = None
         self._rejoin = None
+        self._probing = None
+        self._probe = None  # this process's own group, outside self.groups (see _probe_while_joined)
+        self._probe_arrived = None
 
     def _maintain(self):
         if self._maintenance is None or self._maintenance.done():
             self._maintenance = asyncio.get_running_loop().create_task(self._refresh_while_joined())
+        if settings.REALTIME_PROBE_SECONDS > 0 and (self._probing is None or self._probing.done()):
+            self._probing = asyncio.get_running_loop().create_task(self._probe_while_joined())
+
+    async def _probe_while_joined(self):
+        """Every REALTIME_PROBE_SECONDS, send an event to a group only this process is in and wait
+        for it. If the send works and the event never comes, the layer has forgotten this
+        process's memberships (FLUSHALL, a Redis restart or failover that lost the data, an
+        eviction): join every group again at once and tell the members to resync, instead of
+        leaving every socket connected and deaf until the next refresh (minutes)."""
+        self._probe = _Group(self, f"realtime.probe.{secrets.token_hex(8)}")
+        self._probe.members[self] = None
+        try:
+            while self.groups:
+                await asyncio.sleep(settings.REALTIME_PROBE_SECONDS)
+                if not self.groups or await self._probe_answered():
+                    continue
+                # Lost: the probe's own membership goes first, so the next probe tells.
+                logger.warning("the channel layer lost this process's group memberships (its probe did not come "
+                               "back within %g s): joining its %d group(s) again and telling their sockets to "
+                               "resync", settings.REALTIME_PROBE_SECONDS, len(self.groups))
+                await self._rejoin_and_resync("the server lost its group memberships")
+        finally:
+            probe, self._probe = self._probe, None
+            probe.members.clear()
+            task = asyncio.get_running_loop().create_task(probe.stop())
+            self._stopping.add(task)
+            task.add_done_callback(self._stopping.discard)
+
+    async def _probe_answered(self):
+        """False when the probe went out and did not come back within PROBE_WAIT_SECONDS
+        (memberships lost); True when it came back, or could not be sent (the receive loops
+        handle an unreachable layer). A loaded process answers late, not never: the wait is long
+        enough that slowness is not taken for a loss (a false alarm costs a reload per client)."""
+        try:
+            await asyncio.shield(self._probe.joined)
+        except Exception:  # noqa: BLE001 - the layer was down when it first joined: try again
+            self._probe = _Group(self, self._probe.name)
+            self._probe.members[self] = None
+            return True
+        arrived = self._probe_arrived = asyncio.get_running_loop().create_future()
+        try:
+            try:
+                async with asyncio.timeout(PROBE_WAIT_SECONDS):
+                    await self.layer.group_send(self._probe.name, {"type": PROBE})
+            except Exception:  # noqa: BLE001 - unreachable or slow layer: the receive loops say so and rejoin
+                return True
+            try:
+                async with asyncio.timeout(PROBE_WAIT_SECONDS):
+                    await arrived
+            except TimeoutError:
+                return False
+            return True
+        finally:
+            self._probe_arrived = None
+
+    async def group_event(self, event):
+        """The probe's only member is this LocalGroups."""
+        if event.get("type") == PROBE and self._probe_arrived is not None and not self._probe_arrived.done():
+            self._probe_arrived.set_result(True)
+
+    async def _rejoin_and_resync(self, reason):
+        groups = [group for group in [self._probe, *self.groups.values()] if group is not None]
+        for group in groups:
+            if group.stopped or not group.joined.done() or group.joined.exception() is not None:
+                continue
+            try:
+                await self.layer.group_add(group.name, group.channel)
+            except Exception as error:  # noqa: BLE001 - the receive loops retry when the layer is down
+                logger.warning("could not join group %s again (%s)", group.name, error or type(error).__name__)
+                self.rejoin_when_back()
+                return
+        await self.resync(reason)
+
+    async def resync(self, reason):
+        """Tell every local member, once each, that it may have missed group events."""
+        event = {"type": RESYNC, "reason": reason}
+        seen = set()
+        for group in list(self.groups.values()):
+            for member in list(group.members):
+                if member not in seen:
+                    seen.add(member)
+                    try:
+                        await member.group_event(event)
+                    except Exception:  # noqa: BLE001 - the other members must still hear it
+                        logger.exception("telling a member of group %s to resync failed", group.name)
 
     async def _refresh_while_joined(self):
         """Join every group again every REALTIME_GROUP_REFRESH_SECONDS: a process's membership
@@ -193,13 +288,17 @@ class LocalGroups:
         while self.groups:
             await asyncio.sleep(RETRY_SECONDS)
             if await self.rejoin():
-                logger.info("joined this process's %d group(s) again", len(self.groups))
+                logger.info("joined this process's %d group(s) again; their sockets are told to resync",
+                            len(self.groups))
+                # Events sent while the layer was unreachable, or before the rejoin, reached
+                # nobody here: the clients reload what they show.
+                await self.resync("the server's channel layer was unreachable")
                 return
 
     async def rejoin(self):
         """group_add every joined group's channel again (idempotent: it also refreshes the
         membership's age). False when the layer failed."""
-        for group in list(self.groups.values()):
+        for group in [group for group in [self._probe, *self.groups.values()] if group is not None]:
             if group.stopped or not group.joined.done() or group.joined.exception() is not None:
                 continue
             try:
@@ -261,6 +360,9 @@ class LocalGroups:
         for name, group in list(self.groups.items()):
             group.members.clear()
             self.leave(name, None)  # no member left: the process leaves the layer's group
+        if self._probing is not None and not self._probing.done():
+            self._probing.cancel()  # it leaves its probe group on the way out
+            await asyncio.wait([self._probing])
         await self.drain()
 
 

@@ -19,7 +19,7 @@ from websockets.exceptions import ConnectionClosed
 
 from ops.stack import Layout
 from ops.testing.artifacts import append_line
-from ops.testing.client import http, login, receive, ws_connect
+from ops.testing.client import connect_on_each_instance, http, login, receive, ws_connect
 from ops.testing.processes import LocalStack
 from ops.tools import nofile_limit
 from tests.browser.test_demo_page import browser  # noqa: F401 - a fixture
@@ -36,6 +36,7 @@ SETTINGS = {
     "nginx_worker_shutdown_timeout": WORKER_SHUTDOWN_TIMEOUT,
     "nginx_client_header_timeout": HEADER_TIMEOUT,
 }
+BOTH = {"daphne-1", "daphne-2"}
 TRACEBACK = re.compile(r"Traceback|Exception inside application")
 def record(line):
     append_line("faults.txt", line)
@@ -171,6 +172,89 @@ async def test_a_redis_restart_leaves_no_socket_deaf(stack, carol):
     no_traceback(new_output(stack, offset))
     record(f"redis restart: 200 sockets kept, health 503 in {health_s:.1f} s, announce 503 in {announce_s:.1f} s, "
            f"every socket heard a broadcast {recovered_s:.1f} s after Redis returned, 0 daphne restarts")
+
+
+async def test_a_flushall_is_noticed_within_seconds_and_every_socket_is_told_to_resync(stack, carol):
+    """FLUSHALL without a restart: the layer forgets every membership while every connection
+    stays up, so nothing fails and only a probe can tell (it left sockets deaf for 163 s, up to
+    the 300 s refresh). Within REALTIME_PROBE_SECONDS + 5 s every process joins its groups again
+    and tells its sockets to resync; old and new sockets hear broadcasts again."""
+    import redis
+
+    offset = len(stack.read_log())
+    async with feed_sockets(stack, carol, 100) as sockets:
+        await everyone_hears(stack, carol, sockets, 10)
+        await asyncio.to_thread(redis.Redis(unix_socket_path=str(Layout(stack.root).redis_socket)).flushall)
+        flushed = time.monotonic()
+        async with feed_sockets(stack, carol, 10) as newcomers:
+            told = await asyncio.gather(*(receive(ws, "resync", timeout=15) for ws in sockets))
+            resync_s = time.monotonic() - flushed
+            assert all("group memberships" in frame["reason"] for frame in told), told[:3]
+            recovered_s = await everyone_hears(stack, carol, sockets + newcomers, 10) + resync_s
+            await all_open(sockets)
+    output = new_output(stack, offset)
+    assert "the channel layer lost this process's group memberships" in output
+    no_traceback(output)
+    record(f"redis FLUSHALL: every one of 100 sockets told to resync {resync_s:.1f} s after, every socket (and 10 "
+           f"opened after it) heard a broadcast within {recovered_s:.1f} s")
+
+
+@pytest.mark.parametrize("paused_s", [5, 30])
+async def test_a_logout_during_a_redis_pause_still_closes_its_sockets_within_the_recheck_bound(stack, paused_s):
+    """The revocation broadcast cannot reach the daphnes while Redis is paused: the logout still
+    answers 204, and the periodic check of open sockets (WS_RECHECK_SECONDS, 10 s) closes the
+    token's sockets on both daphnes with 4001 within the bound, Redis paused or not."""
+    token = login(stack, "alice")
+    sockets = list((await connect_on_each_instance(stack, "/ws/notifications/", token, BOTH)).values())
+    stack.pause("redis")
+    paused = time.monotonic()
+    try:
+        status, _ = await asyncio.to_thread(http, "POST", stack.base_url + "/api/auth/logout/", token=token)
+        assert status == 204
+        logged_out = time.monotonic()
+        codes = await asyncio.gather(*(close_code_of_socket(ws, 20) for ws in sockets))
+        closed_s = time.monotonic() - logged_out
+        assert codes == [4001] * 2, codes
+        assert closed_s <= 10 + 3, closed_s  # WS_RECHECK_SECONDS and one check
+        await asyncio.sleep(max(0.0, paused_s - (time.monotonic() - paused)))
+    finally:
+        stack.resume("redis")
+    record(f"logout with Redis paused {paused_s} s: a socket on each daphne closed 4001 {closed_s:.1f} s after the 204 "
+           "(bound: WS_RECHECK_SECONDS=10 plus one check)")
+
+
+async def close_code_of_socket(ws, timeout):
+    async with asyncio.timeout(timeout):
+        try:
+            while True:
+                await ws.recv()
+        except ConnectionClosed as closed:
+            return closed.rcvd.code if closed.rcvd else None
+
+
+async def test_a_user_deactivated_from_a_script_is_closed_on_every_daphne(stack):
+    """manage.py shell (no ASGI process, no consumer imported): the signal's broadcast closes at
+    once; a queryset update() that sends no signal is found by the periodic check."""
+    user = "bob"
+    for how in ("save", "update"):
+        token = login(stack, user)
+        sockets = list((await connect_on_each_instance(stack, "/ws/notifications/", token, BOTH)).values())
+        code = ("from django.contrib.auth import get_user_model; User = get_user_model(); "
+                + (f"u = User.objects.get(username='{user}'); u.is_active = False; u.save()" if how == "save"
+                   else f"User.objects.filter(username='{user}').update(is_active=False)"))
+        started = time.monotonic()
+        try:
+            result = await asyncio.to_thread(stack.manage, "shell", "-c", code)
+            assert result.returncode == 0, result.stderr
+            codes = await asyncio.gather(*(close_code_of_socket(ws, 20) for ws in sockets))
+            closed_s = time.monotonic() - started
+        finally:
+            reactivate = (f"from django.contrib.auth import get_user_model; "
+                          f"get_user_model().objects.filter(username='{user}').update(is_active=True)")
+            await asyncio.to_thread(stack.manage, "shell", "-c", reactivate)
+        assert codes == [4001] * 2, (how, codes)
+        record(f"user deactivated from manage.py shell by {how}(): a socket on each daphne closed 4001 in "
+               f"{closed_s:.1f} s")
 
 
 async def test_a_paused_redis_is_answered_with_503s_in_seconds_and_closes_no_socket(stack, carol):

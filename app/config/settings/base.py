@@ -281,6 +281,10 @@ OPS_STATS_INTERVAL_SECONDS = env.float("OPS_STATS_INTERVAL_SECONDS", default=5.0
 # Each process is one member of a group in the layer, whatever its number of sockets there
 # (realtime.groups); it joins again this often, so the layer's group expiry never drops it.
 REALTIME_GROUP_REFRESH_SECONDS = env.float("REALTIME_GROUP_REFRESH_SECONDS", default=300.0)
+# Each process checks this often that the layer still holds its memberships (a probe it sends
+# itself); a FLUSHALL or a Redis that came back empty is noticed within this plus 5 s, the
+# groups joined again and their sockets told to resync. 0 turns the probe off.
+REALTIME_PROBE_SECONDS = env.float("REALTIME_PROBE_SECONDS", default=2.0)
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [

@@ -55,7 +55,8 @@ function showNotification(notification) {
 const loadNotifications = async () => (await api("/api/notifications/")).reverse().forEach(showNotification);
 
 // What every client of the page does with its state: show it, end the session on a revoked
-// login (4001, or 401/403 on the ticket request), reload what it missed after a reconnect.
+// login (4001, or 401/403 on the ticket request), reload what it missed after a reconnect or a
+// `resync`.
 function follow(client, { reload, showState = false }) {
   client.on("state", (change) => {
     if (change.state === "refused" && (change.code === 4001 || change.status === 401 || change.status === 403)) {
@@ -70,6 +71,9 @@ function follow(client, { reload, showState = false }) {
     if (showState) setStatus(change.state);
     if (change.state === "open" && change.reconnected) reload().catch(() => {});
   });
+  // The server may have missed events for this socket (its channel layer was away or forgot
+  // its groups): the socket is fine, what the page shows is reloaded as after a reconnect.
+  client.on("resync", () => reload().catch(() => {}));
   clients.push(client);
   client.connect();
   return client;
