@@ -365,3 +365,28 @@ async def test_at_shutdown_the_process_leaves_every_group_it_is_in():
     await lifespan.send_input({"type": "lifespan.shutdown"})
     assert (await lifespan.receive_output(5))["type"] == "lifespan.shutdown.complete"
     assert not layer.groups.get("g-shutdown") and groups.summary() == {}
+
+
+async def test_memberships_the_layer_forgot_are_found_by_the_probe_and_the_members_told_to_resync(
+        monkeypatch, settings, caplog):
+    """FLUSHALL: no call fails, the layer simply forgets every group. The probe a process sends
+    itself does not come back: it joins its groups again and tells each member once."""
+    settings.REALTIME_PROBE_SECONDS = 0.05
+    monkeypatch.setattr(groups_module, "PROBE_WAIT_SECONDS", 0.2)
+    layer = get_channel_layer()
+    groups = local_groups(layer)
+    a, b = Member(), Member()
+    await groups.join("g-flush-a", a)
+    await groups.join("g-flush-b", a)
+    await groups.join("g-flush-b", b)
+    await asyncio.sleep(0.2)  # probes come back: nothing to do
+    assert a.events == [] and b.events == []
+    layer.groups.clear()
+    await eventually(lambda: a.events and b.events)
+    assert a.events == b.events == [{"type": groups_module.RESYNC, "reason": "the server lost its group memberships"}]
+    assert "g-flush-a" in layer.groups and "g-flush-b" in layer.groups
+    await layer.group_send("g-flush-b", {"type": "test.event"})
+    await eventually(lambda: {"type": "test.event"} in b.events)
+    assert "lost this process's group memberships" in caplog.text
+    await groups.leave_everything()
+    assert not [name for name in layer.groups if name.startswith("realtime.probe.")]  # the probe left too
