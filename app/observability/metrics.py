@@ -65,6 +65,11 @@ layer_seconds = Histogram(
 )
 layer_errors = Counter("channel_layer_errors", "Channel layer operations that failed, by exception.",
                        ["operation", "error"])
+events_missed = Counter(
+    "channel_layer_events_missed",
+    "Group events the channel layer dropped before they reached this process (its channel was over "
+    "CHANNEL_LAYER_CAPACITY); the members were told to resync.",
+)
 http_requests = Counter("http_requests", "HTTP requests answered.", ["method", "route", "status"])
 http_seconds = Histogram("http_request_duration_seconds", "Time to answer an HTTP request.", ["method", "route"])
 

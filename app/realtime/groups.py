@@ -26,6 +26,8 @@ import weakref
 
 from django.conf import settings
 
+from .layers import SEQUENCE_KEY
+
 logger = logging.getLogger("realtime")
 
 RETRY_SECONDS = 1.0
@@ -38,6 +40,11 @@ PROBE = "realtime.groups.probe"  # what a process sends itself to learn whether 
 RESYNC = "realtime.resync"
 # How long a probe may take to come back before the memberships count as lost.
 PROBE_WAIT_SECONDS = 5.0
+# How long a numbered event may arrive late (concurrent sends of one process can overtake each
+# other) before it counts as missed.
+GAP_GRACE_SECONDS = 2.0
+# Numbers one hole may hold before the rest are counted without being waited for one by one.
+GAP_LIMIT = 1000
 
 _by_loop = weakref.WeakKeyDictionary()  # event loop -> {layer id: LocalGroups}
 
@@ -102,6 +109,8 @@ class _Group:
         self.joined = asyncio.get_running_loop().create_task(self._join())
         self.receiving = None
         self.stopped = False
+        self.gaps = _Gaps()
+        self.sweep = None  # the timer that counts overdue numbers as missed
 
     async def _join(self):
         layer = self.groups.layer
@@ -131,7 +140,22 @@ class _Group:
             failing = False
             if event.get("type") == _STOP:
                 return
+            stamp = event.get(SEQUENCE_KEY)
+            if stamp is not None and self.gaps.note(stamp, asyncio.get_running_loop().time()):
+                self._sweep_later()
             await self.fan_out(event)
+
+    def _sweep_later(self):
+        if self.sweep is None:
+            self.sweep = asyncio.get_running_loop().call_later(GAP_GRACE_SECONDS, self._sweep)
+
+    def _sweep(self):
+        self.sweep = None
+        missed = self.gaps.overdue(asyncio.get_running_loop().time())
+        if self.gaps.waiting:
+            self._sweep_later()
+        if missed and not self.stopped:
+            self.groups.missed(self, missed)
 
     async def fan_out(self, event):
         for count, member in enumerate(list(self.members), 1):
@@ -146,6 +170,8 @@ class _Group:
     async def stop(self):
         """Leave the layer's group and end the receive loop."""
         self.stopped = True
+        if self.sweep is not None:
+            self.sweep.cancel()
         layer = self.groups.layer
         try:
             await asyncio.shield(self.joined)
@@ -163,6 +189,51 @@ class _Group:
             logger.warning("group %s: could not leave the channel layer's group (%s); its channel stays a "
                            "member until the group expires", self.name, error or type(error).__name__)
             self.receiving.cancel()
+
+
+class _Gaps:
+    """The numbers group events of each sender carry (realtime.layers), as one group on this
+    process saw them: a number that has not arrived GAP_GRACE_SECONDS after a later one is an
+    event this process missed (the layer dropped it: the process's channel was over capacity)."""
+
+    def __init__(self):
+        self.last = {}  # sender -> highest number seen
+        self.waiting = {}  # (sender, number) -> when it counts as missed
+        self.uncounted = 0  # missed numbers beyond GAP_LIMIT in one hole, counted at once
+
+    def note(self, stamp, now):
+        """Record one arrival; True when numbers are now awaited."""
+        try:
+            sender, number = stamp
+        except (TypeError, ValueError):
+            return False
+        last = self.last.get(sender)
+        if last is None or number == 1:
+            self.last[sender] = number  # a first event from this sender, or its count began again
+            return False
+        if number > last:
+            self.last[sender] = number
+            hole = range(last + 1, number)
+            for missing in hole[:GAP_LIMIT]:
+                self.waiting[(sender, missing)] = now + GAP_GRACE_SECONDS
+            self.uncounted += max(0, len(hole) - GAP_LIMIT)
+        else:
+            self.waiting.pop((sender, number), None)  # late, not lost
+        return bool(self.waiting) or self.uncounted > 0
+
+    def overdue(self, now):
+        """How many awaited numbers are now missed (forgotten from here on)."""
+        late = [key for key, deadline in self.waiting.items() if deadline <= now]
+        for key in late:
+            del self.waiting[key]
+        missed, self.uncounted = len(late) + self.uncounted, 0
+        return missed
+
+    def forget(self):
+        """After a resync nothing earlier is owed."""
+        self.last.clear()
+        self.waiting.clear()
+        self.uncounted = 0
 
 
 def _forgets_channels_on_cancel(layer):
@@ -206,7 +277,7 @@ class LocalGroups:
                 # Lost: the probe's own membership goes first, so the next probe tells.
                 logger.warning("the channel layer lost this process's group memberships (its probe did not come "
                                "back within %g s): joining its %d group(s) again and telling their sockets to "
-                               "resync", settings.REALTIME_PROBE_SECONDS, len(self.groups))
+                               "resync", PROBE_WAIT_SECONDS, len(self.groups))
                 await self._rejoin_and_resync("the server lost its group memberships")
         finally:
             probe, self._probe = self._probe, None
@@ -260,11 +331,31 @@ class LocalGroups:
                 return
         await self.resync(reason)
 
-    async def resync(self, reason):
-        """Tell every local member, once each, that it may have missed group events."""
+    def missed(self, group, count):
+        """group's events were dropped before reaching this process: say so and tell its members."""
+        if group is self._probe:
+            return  # a probe that did not come back is handled by the probe loop
+        logger.warning("group %s: %d event(s) did not reach this process (the channel layer dropped them: its "
+                       "channel held as many events as the sender's CHANNEL_LAYER_CAPACITY allows, this process "
+                       "fell behind a burst); %d local member(s) told to resync", group.name, count,
+                       len(group.members))
+        from . import stats
+
+        stats.missed(count)
+        task = asyncio.get_running_loop().create_task(
+            self.resync(f"{count} event(s) could not be delivered to this server in time", [group]))
+        self._stopping.add(task)  # kept referenced until done, like the leaves
+        task.add_done_callback(self._stopping.discard)
+
+    async def resync(self, reason, groups=None):
+        """Tell every local member (of groups, or of all), once each, that it may have missed
+        group events."""
         event = {"type": RESYNC, "reason": reason}
         seen = set()
-        for group in list(self.groups.values()):
+        chosen = list(self.groups.values()) if groups is None else groups
+        for group in chosen:
+            group.gaps.forget()
+        for group in chosen:
             for member in list(group.members):
                 if member not in seen:
                     seen.add(member)

@@ -14,8 +14,11 @@ With METRICS_ENABLED each of those operations is timed and its failures counted
 """
 
 import asyncio
+import collections
 import contextlib
 import functools
+import secrets
+import threading
 import weakref
 
 from channels_redis import core
@@ -23,6 +26,14 @@ from channels_redis import core
 # Connections kept out of the slots for receiving: the process's one blocking BZPOPMIN, and
 # the clean-ups of its backup queue that run beside it.
 RECEIVE_RESERVE = 4
+
+
+# What each group event carries so a receiving process can tell it missed one: [sender, number],
+# the number counting this layer's group_sends to that group (realtime.groups reads it).
+SEQUENCE_KEY = "_realtime_seq"
+# Groups a sender keeps a count for; the least recently sent-to is forgotten (its count starts
+# again at 1, which receivers take as a new start, not a gap).
+SEQUENCED_GROUPS = 10_000
 
 
 class RedisPoolTimeout(ConnectionError):
@@ -37,6 +48,12 @@ class RedisChannelLayer(core.RedisChannelLayer):
         self.slot_count = max(1, smallest_pool - RECEIVE_RESERVE)
         self._slots = weakref.WeakKeyDictionary()  # event loop -> its semaphore
         self._observe = _layer_observer()
+        # channels_redis drops a group event for a member whose channel is over `capacity`, with
+        # an INFO line as the only trace. Numbered events let the receiving process notice the
+        # hole and tell its sockets to resync.
+        self._sender = secrets.token_hex(6)
+        self._sequences = collections.OrderedDict()
+        self._sequences_lock = threading.Lock()  # HTTP threads send through the same layer
 
     @contextlib.asynccontextmanager
     async def _slot(self):
@@ -78,7 +95,16 @@ class RedisChannelLayer(core.RedisChannelLayer):
         return await self._run("group_discard", functools.partial(super().group_discard, group, channel))
 
     async def group_send(self, group, message):
-        return await self._run("group_send", functools.partial(super().group_send, group, message))
+        stamped = {**message, SEQUENCE_KEY: [self._sender, self._next_number(group)]}
+        return await self._run("group_send", functools.partial(super().group_send, group, stamped))
+
+    def _next_number(self, group):
+        with self._sequences_lock:
+            number = self._sequences.pop(group, 0) + 1
+            self._sequences[group] = number
+            if len(self._sequences) > SEQUENCED_GROUPS:
+                self._sequences.popitem(last=False)
+            return number
 
 
 def _layer_observer():

@@ -19,6 +19,7 @@ logger = logging.getLogger("realtime")
 OPS_GROUP = "ops"
 
 _open = Counter()
+_missed = {"events": 0}  # group events the layer dropped before they reached this process
 _publishers = weakref.WeakKeyDictionary()  # event loop -> its publishing task
 
 
@@ -32,12 +33,22 @@ def closed(route):
         del _open[route]
 
 
+def missed(count):
+    """realtime.groups found `count` group events that never reached this process."""
+    _missed["events"] += count
+    if getattr(settings, "METRICS_ENABLED", False):
+        from observability.metrics import events_missed
+
+        events_missed.inc(count)
+
+
 def snapshot():
     return {
         "instance": settings.SERVER_INSTANCE_ID,
         "pid": os.getpid(),
         "connections": dict(_open),
         "total": sum(_open.values()),
+        "missed_events": _missed["events"],
     }
 
 

@@ -156,3 +156,46 @@ async def test_a_stopped_daphne_leaves_the_layers_groups(start_daphne, redis_ser
                 await receive(ws, timeout=15)
     assert server.popen.wait(20) == 0
     assert group_members(redis_server).get(group, 0) == before
+
+
+async def test_a_burst_the_layer_drops_part_of_is_never_lost_in_silence(start_daphne, redis_server):
+    """channels_redis drops a group event for a process whose channel already holds the sender's
+    `capacity` events (CHANNEL_LAYER_CAPACITY): a daphne whose fan-out falls behind a burst.
+    Here the sender is this test, through the project's layer with a capacity of 10, so the burst
+    outruns the daphne's fan-out to 500 sockets. Every socket either gets every event or is told
+    to resync, and the daphne logs a WARNING with the count. Before, sockets received a part and
+    nobody knew."""
+    from realtime.layers import RedisChannelLayer
+
+    receiver = start_daphne("daphne-1", redis=redis_server)
+    carol = login(receiver, "carol")
+    team, sockets_n, burst = "burst", 500, 300
+    sockets = [await ws_connect(receiver, f"/ws/feed/?team={team}", token=carol) for _ in range(sockets_n)]
+    try:
+        for ws in sockets:
+            await receive(ws, "connection_established")
+        sender = RedisChannelLayer(hosts=[{"address": redis_server.url}], capacity=10)
+        for n in range(burst):
+            await sender.group_send(f"feed.team.{team}", {"type": "feed.event", "scope": f"team:{team}",
+                                                          "message": f"burst {n}", "by": "test"})
+
+        async def outcome(ws):
+            heard, told = 0, False
+            while heard < burst and not told:
+                try:
+                    frame = await receive(ws, timeout=8)
+                except TimeoutError:
+                    break
+                heard += frame["type"] == "feed"
+                told = told or frame["type"] == "resync"
+            return heard, told
+
+        outcomes = await asyncio.gather(*(outcome(ws) for ws in sockets))
+    finally:
+        await asyncio.gather(*(ws.close() for ws in sockets), return_exceptions=True)
+    silent = [heard for heard, told in outcomes if heard < burst and not told]
+    assert not silent, f"{len(silent)} sockets missed events without a resync (heard {silent[:5]} of {burst})"
+    told = sum(told for _, told in outcomes)
+    log = receiver.read_log()
+    assert told == sockets_n and "did not reach this process" in log, (
+        f"{told} of {sockets_n} told: the burst was not dropped in part, the test proves nothing")

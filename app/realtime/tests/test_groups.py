@@ -390,3 +390,58 @@ async def test_memberships_the_layer_forgot_are_found_by_the_probe_and_the_membe
     assert "lost this process's group memberships" in caplog.text
     await groups.leave_everything()
     assert not [name for name in layer.groups if name.startswith("realtime.probe.")]  # the probe left too
+
+
+async def test_a_hole_in_a_senders_numbers_tells_the_members_once_a_late_event_does_not(monkeypatch, caplog):
+    """realtime.layers numbers each sender's events per group; one that never arrives is an event
+    the layer dropped (its channel over capacity). One that arrives late (concurrent sends of one
+    process overtake each other) is not."""
+    from realtime.layers import SEQUENCE_KEY
+
+    monkeypatch.setattr(groups_module, "GAP_GRACE_SECONDS", 0.1)
+    layer = get_channel_layer()
+    groups = local_groups(layer)
+    member = Member()
+    await groups.join("g-gaps", member)
+    channel = groups.groups["g-gaps"].channel
+
+    async def arrive(sender, number):
+        await layer.send(channel, {"type": "test.event", "n": number, SEQUENCE_KEY: [sender, number]})
+
+    for number in (1, 3, 2, 4):  # 2 overtaken by 3: late, not lost
+        await arrive("a", number)
+    await asyncio.sleep(0.3)
+    assert [event.get("n") for event in member.events] == [1, 3, 2, 4]
+    for number in (7, 8):  # 5 and 6 never come
+        await arrive("a", number)
+    await arrive("b", 40)  # another sender's first event: no hole
+    await eventually(lambda: any(event["type"] == groups_module.RESYNC for event in member.events))
+    await asyncio.sleep(0.3)
+    resyncs = [event for event in member.events if event["type"] == groups_module.RESYNC]
+    reason = "2 event(s) could not be delivered to this server in time"
+    assert resyncs == [{"type": groups_module.RESYNC, "reason": reason}]
+    assert "g-gaps: 2 event(s) did not reach this process" in caplog.text
+    groups.leave("g-gaps", member)
+    await groups.drain()
+
+
+def test_gaps_bound_what_they_wait_for():
+    gaps = groups_module._Gaps()
+    gaps.note(["a", 1], now=0)
+    assert gaps.note(["a", 5000], now=0)
+    assert len(gaps.waiting) == groups_module.GAP_LIMIT
+    assert gaps.overdue(now=groups_module.GAP_GRACE_SECONDS) == 4998
+    assert not gaps.waiting
+    assert not gaps.note(["a", 1], now=0)  # the sender's count began again: a new start
+    assert not gaps.note("not a stamp", now=0)
+
+
+def test_the_layer_numbers_each_groups_events_and_forgets_the_least_recent_group(monkeypatch):
+    import realtime.layers
+    from realtime.layers import RedisChannelLayer
+
+    monkeypatch.setattr(realtime.layers, "SEQUENCED_GROUPS", 2)
+    layer = RedisChannelLayer(hosts=[{"address": "redis://127.0.0.1:1"}])  # never connected
+    assert [layer._next_number("a"), layer._next_number("a"), layer._next_number("b")] == [1, 2, 1]
+    layer._next_number("c")  # "a" is the least recently sent to: forgotten
+    assert layer._next_number("a") == 1 and layer._next_number("c") == 2
