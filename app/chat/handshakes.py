@@ -29,7 +29,7 @@ from realtime.broadcast import broadcast_on_commit
 
 from . import protocol
 from .models import Handshake, Membership, conversation_group
-from .services import conversation_access
+from .services import InvalidText, check_text, conversation_access
 
 MAX_NOTE_LENGTH = Handshake._meta.get_field("message").max_length
 ANSWERS = {"approve": Handshake.Status.APPROVED, "decline": Handshake.Status.DECLINED}
@@ -115,6 +115,10 @@ def start(conversation_id, user, message=""):
         raise HandshakeError(
             protocol.INVALID_MESSAGE, f"The note (message) must be text of at most {MAX_NOTE_LENGTH} characters."
         )
+    try:  # a NUL or a lone surrogate: no database stores it (a traceback and internal_error before)
+        check_text(message, field="message")
+    except InvalidText as error:
+        raise HandshakeError(protocol.INVALID_MESSAGE, str(error)) from None
     user1, user2 = _prepare(conversation_id, user)
     for _ in range(2):  # a second round only when another start won the race
         latest = _latest(conversation_id)

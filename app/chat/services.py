@@ -13,6 +13,28 @@ class ChatError(ValueError):
     pass
 
 
+class InvalidText(ChatError):
+    """Text no database here can store. Over HTTP a 400 naming the field; over a socket the
+    consumer's `invalid_message` error (it answers every ChatError so)."""
+
+
+def check_text(text, field="body"):
+    """Refuse a NUL or a lone surrogate in user text before it reaches the database. JSON lets
+    both in ("\\u0000", "\\ud800"); PostgreSQL stores no NUL and no database here can encode a
+    lone surrogate, so each was a 500 over HTTP, and `internal_error` with an ERROR traceback over
+    a socket on every frame. One check for both paths (post_message calls it)."""
+    if "\x00" in text:
+        raise InvalidText(f"{field} contains a NUL character (\\u0000), which cannot be stored: remove it.")
+    try:
+        text.encode("utf-8")  # in C: fast even for the longest message
+    except UnicodeEncodeError as error:
+        raise InvalidText(
+            f"{field} contains a lone surrogate (U+{ord(text[error.start]):04X} at character {error.start}): "
+            "half of a UTF-16 pair is not text. Send whole characters."
+        ) from None
+    return text
+
+
 def conversation_access(conversation_id, user):
     """('ok' | 'not_found' | 'forbidden', the conversation or None) for this user and id."""
     conversation = Conversation.objects.filter(pk=conversation_id).first()
@@ -39,6 +61,7 @@ def post_message(conversation_id, user, body):
         raise ChatError("Message body is empty.")
     if len(body) > settings.CHAT_MAX_MESSAGE_LENGTH:
         raise ChatError(f"Message longer than {settings.CHAT_MAX_MESSAGE_LENGTH} characters.")
+    check_text(body)
     with transaction.atomic():
         message = Message.objects.create(conversation_id=conversation_id, sender=user, body=body)
         event = {"type": "chat.message", "message": message.as_event()}
