@@ -3,6 +3,7 @@ what to do about it in plain words."""
 
 import asyncio
 import sys
+import threading
 import time
 import uuid
 from dataclasses import asdict, dataclass, field
@@ -17,7 +18,6 @@ from realtime.backends import backend_name, is_per_process_cache, is_per_process
 from tokens.cache import TokenDatabaseCache
 
 OK, DEGRADED, FAIL = "ok", "degraded", "fail"
-PROBE_TIMEOUT = 2.0  # seconds any one probe may take
 PROBE_KEY = "health:probe"  # read, never written
 _RANK = {OK: 0, DEGRADED: 1, FAIL: 2}
 
@@ -28,6 +28,11 @@ class Check:
     status: str
     detail: dict = field(default_factory=dict)
     recommendation: str = ""
+
+
+def probe_timeout():
+    """Seconds any one probe may take (HEALTH_CHECK_TIMEOUT, 2 s by default)."""
+    return settings.HEALTH_CHECK_TIMEOUT
 
 
 def failed(name, detail, error, recommendation):
@@ -62,7 +67,7 @@ async def check_channel_layer():
     try:
         # The whole round trip is bounded: a paused Redis held the send for the Redis socket
         # timeout (15 s) before this reported anything.
-        async with asyncio.timeout(PROBE_TIMEOUT):
+        async with asyncio.timeout(probe_timeout()):
             channel = await layer.new_channel()
             marker = uuid.uuid4().hex
             started = time.perf_counter()
@@ -71,7 +76,7 @@ async def check_channel_layer():
         detail["round_trip_ms"] = round((time.perf_counter() - started) * 1000, 2)
     except TimeoutError:
         return Check("channel_layer", FAIL, detail, f"No message came back through the channel layer within "
-                     f"{PROBE_TIMEOUT} s: Redis is down, paused or overloaded.")
+                     f"{probe_timeout()} s: Redis is down, paused or overloaded.")
     except Exception as error:  # noqa: BLE001
         return failed(
             "channel_layer",
@@ -97,15 +102,20 @@ async def check_redis():
         return Check("redis", DEGRADED, {"configured": False}, "REDIS_URL is not set: the in-memory layer is in use.")
     import redis.asyncio as redis
 
-    client = redis.Redis.from_url(settings.REDIS_URL, socket_connect_timeout=PROBE_TIMEOUT,
-                                  socket_timeout=PROBE_TIMEOUT)
+    limit = probe_timeout()
+    client = redis.Redis.from_url(settings.REDIS_URL, socket_connect_timeout=limit, socket_timeout=limit)
     detail = {"url": _safe_url(settings.REDIS_URL)}
     try:
-        started = time.perf_counter()
-        await client.ping()
-        detail["ping_ms"] = round((time.perf_counter() - started) * 1000, 2)
-        info = await client.info("server")
+        # The whole probe in one bound: connect, PING and INFO each had the socket timeout.
+        async with asyncio.timeout(limit):
+            started = time.perf_counter()
+            await client.ping()
+            detail["ping_ms"] = round((time.perf_counter() - started) * 1000, 2)
+            info = await client.info("server")
         detail["version"] = info.get("redis_version") or info.get("valkey_version")
+    except TimeoutError:  # ours; redis-py's own timeouts are redis.exceptions.TimeoutError, below
+        return Check("redis", FAIL, {**detail, "error": f"no answer within {limit} s"},
+                     f"Redis did not answer within {limit} s: it is down, paused or overloaded.")
     except Exception as error:  # noqa: BLE001
         return failed("redis", detail, error, "Redis does not answer PING: start redis-server or fix REDIS_URL.")
     finally:
@@ -234,6 +244,71 @@ def check_server(is_asgi):
             "with daphne in INSTALLED_APPS) and route /ws/ to it.",
         )
     return Check("server", OK, detail)
+
+
+class BoundedProbes:
+    """Sync probes that ask the database, run in turn in one thread of their own (one pooled
+    connection, as before) and waited for until one deadline, HEALTH_CHECK_TIMEOUT from the start:
+    a probe not back by then is FAIL, saying what did not answer. Before, a PostgreSQL stall held
+    the report (and the monitor asking) as long as the stall lasted, and then said ok.
+
+    A probe past the deadline goes on in its thread until the database answers; while it does, the
+    next report starts no other (it says the first still waits), so a stall costs one waiting
+    thread per process, not one per report. Inside a transaction (a test's) the probes run in the
+    caller's thread, unbounded: they must see its rows, and would wait on its locks from another
+    connection."""
+
+    _last = None  # the last _Worker started, in this process
+    _last_lock = threading.Lock()
+
+    def __init__(self, probes):
+        """probes: (name, callable returning a Check, what it asks in words: "The database")."""
+        self.probes = probes
+        self.limit = probe_timeout()
+        self.deadline = time.monotonic() + self.limit
+        self.inline = any(c.in_atomic_block for c in connections.all(initialized_only=True))
+        self.worker = self.waiting_for = None
+        if self.inline:
+            return
+        with self._last_lock:
+            previous = BoundedProbes._last
+            if previous is not None and previous.thread.is_alive():
+                self.waiting_for = previous
+                return
+            self.worker = BoundedProbes._last = _Worker(probes)
+        self.worker.thread.start()
+
+    def results(self):
+        if self.inline:
+            return [probe() for _, probe, _ in self.probes]
+        if self.waiting_for is not None:
+            waited = time.monotonic() - self.waiting_for.started
+            return [Check(name, FAIL, {"error": f"no answer for {waited:.1f} s"},
+                          f"{subject} has not answered the probes started {waited:.0f} s ago: the database is "
+                          "stalled, overloaded or unreachable.") for name, _, subject in self.probes]
+        self.worker.thread.join(max(0.0, self.deadline - time.monotonic()))
+        done = dict(self.worker.done)  # a copy: the worker may still add to it
+        return [done.get(name) or Check(
+            name, FAIL, {"error": f"no answer within {self.limit} s"},
+            f"{subject} did not answer within {self.limit} s: the database is stalled, overloaded or "
+            "unreachable, or its pool has no free connection (DB_POOL_MAX_SIZE).") for name, _, subject in self.probes]
+
+
+class _Worker:
+    def __init__(self, probes):
+        self.probes, self.done = probes, {}
+        self.started = time.monotonic()
+        self.thread = threading.Thread(target=self._run, name="health-probes", daemon=True)
+
+    def _run(self):
+        try:
+            for name, probe, _ in self.probes:
+                try:
+                    self.done[name] = probe()
+                except Exception as error:  # noqa: BLE001 - the probes catch their own; this is a bug's
+                    self.done[name] = failed(name, {}, error, "The probe itself failed: see the error.")
+        finally:
+            connections.close_all()  # no request ends in this thread: give its connection back
 
 
 def overall(checks):

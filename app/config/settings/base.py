@@ -70,6 +70,7 @@ INSTALLED_APPS = [
     "throttling",
     "observability",
     "apidocs",
+    "overload",
 ]
 
 MIDDLEWARE = [
@@ -81,6 +82,9 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # A view that meets an unavailable database (pool exhausted, PostgreSQL stalled or down) or a
+    # full queue of password checks answers 503 with Retry-After, not a 500 with a traceback.
+    "overload.middleware.ServiceUnavailableMiddleware",
     # Last, as django-axes asks: turns a locked-out admin login into its 429 page.
     "axes.middleware.AxesMiddleware",
 ]
@@ -123,8 +127,13 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql" and env.boo
     options["pool"] = {
         "min_size": env.int("DB_POOL_MIN_SIZE", default=1),
         "max_size": env.int("DB_POOL_MAX_SIZE", default=4),
-        # Seconds a caller waits for a free connection before an error.
-        "timeout": env.float("DB_POOL_TIMEOUT", default=10.0),
+        # Seconds a caller waits for a free connection before an error (HTTP: a 503 with
+        # Retry-After). Queries hold a connection for milliseconds (password hashing gives its
+        # connection back: overload.hashers), so a wait this long means the database is stalled or
+        # down, and a longer one only made the same answer slower: with 10 s, 50 logins at once
+        # got 500s after 10 s, bystanders too. Below WS_AUTH_TIMEOUT (5 s), so a handshake's
+        # database call has given up before the handshake does.
+        "timeout": env.float("DB_POOL_TIMEOUT", default=3.0),
     }
     # Each connection is checked as it leaves the pool (one empty query; Django passes psycopg's
     # check_connection for it): after a database restart every pooled connection is dead, and
@@ -310,6 +319,30 @@ if WS_AUTH_JWT:
     )
     INSTALLED_APPS.append("rest_framework_simplejwt")
 
+# --- Answers under overload (overload) ------------------------------------------------------
+# Retry-After of every 503 the overload middleware writes (database unavailable, server busy).
+HTTP_RETRY_AFTER_SECONDS = env.int("HTTP_RETRY_AFTER_SECONDS", default=5)
+# Password hashes at once per process (logins, the admin's, set_password): each is ~0.4 s of one
+# core, so more than the cores only slows each; a check that waits longer than
+# PASSWORD_CHECK_WAIT seconds for its turn is a 503 with Retry-After.
+PASSWORD_CHECKS_AT_ONCE = env.int("PASSWORD_CHECKS_AT_ONCE", default=2)
+PASSWORD_CHECK_WAIT = env.float("PASSWORD_CHECK_WAIT", default=3.0)
+for _name, _value in (("HTTP_RETRY_AFTER_SECONDS", HTTP_RETRY_AFTER_SECONDS),
+                      ("PASSWORD_CHECKS_AT_ONCE", PASSWORD_CHECKS_AT_ONCE)):
+    if _value is not None and _value < 1:
+        problems.add(f"{_name}={_value}: give a whole number of 1 or more, or unset it for the default.")
+if PASSWORD_CHECK_WAIT is not None and PASSWORD_CHECK_WAIT <= 0:
+    problems.add(f"PASSWORD_CHECK_WAIT={PASSWORD_CHECK_WAIT}: give seconds above 0, or unset it for the default.")
+# Django's default hashers, each giving its pooled database connection back while it hashes and
+# taking one of PASSWORD_CHECKS_AT_ONCE turns (overload.hashers). Same algorithms: stored hashes verify.
+PASSWORD_HASHERS = [
+    "overload.hashers.PBKDF2PasswordHasher",
+    "overload.hashers.PBKDF2SHA1PasswordHasher",
+    "overload.hashers.Argon2PasswordHasher",
+    "overload.hashers.BCryptSHA256PasswordHasher",
+    "overload.hashers.ScryptPasswordHasher",
+]
+
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
@@ -399,6 +432,12 @@ AXES_RESET_ON_SUCCESS = True
 AXES_CLIENT_IP_CALLABLE = "throttling.backends.client_address"
 AXES_ENABLE_ADMIN = False  # its admin pages list database records; the cache handler keeps none
 AXES_VERBOSE = False  # no start-up banner in every process's log
+
+# Seconds each check of the deep health report may take (health.checks): past it the check says
+# fail and why, instead of the report waiting for a stalled database or Redis.
+HEALTH_CHECK_TIMEOUT = env.float("HEALTH_CHECK_TIMEOUT", default=2.0)
+if HEALTH_CHECK_TIMEOUT is not None and HEALTH_CHECK_TIMEOUT <= 0:
+    problems.add(f"HEALTH_CHECK_TIMEOUT={HEALTH_CHECK_TIMEOUT}: give seconds above 0, or unset it for the default.")
 
 # --- Monitoring access --------------------------------------------------------------------
 # Who may read the deep health report's details and /metrics (observability.access): these

@@ -105,7 +105,7 @@ def test_system_check_refuses_a_redis_timeout_shorter_than_the_blocking_receive(
     assert "realtime.E002" in [m.id for m in run_checks()]
 
 
-async def test_a_paused_channel_layer_fails_the_probe_within_its_timeout(monkeypatch):
+async def test_a_paused_channel_layer_fails_the_probe_within_its_timeout(monkeypatch, settings):
     """A paused Redis held the probe's send for the Redis socket timeout (15 s)."""
     import asyncio
     import time
@@ -114,7 +114,7 @@ async def test_a_paused_channel_layer_fails_the_probe_within_its_timeout(monkeyp
 
     from health import checks
 
-    monkeypatch.setattr(checks, "PROBE_TIMEOUT", 0.3)
+    settings.HEALTH_CHECK_TIMEOUT = 0.3
 
     async def paused(channel, message):
         await asyncio.sleep(30)
