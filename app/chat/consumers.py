@@ -11,6 +11,7 @@ from django.conf import settings
 from django.db import DatabaseError
 
 from realtime.consumers import JsonProtocolConsumer, group_frame
+from realtime.errors import describe
 from realtime.groups import local_groups
 from realtime.protocol import ACCESS_WITHDRAWN
 
@@ -350,7 +351,7 @@ class ChatMultiplexConsumer(ChatSocket):
         except Exception as error:  # noqa: BLE001 - the socket stays; the client may join again later
             self.groups_joined.remove(group)
             logger.warning("join_conversation %s on %s: could not join its group (%s)", conversation_id,
-                           self.scope.get("path"), error or type(error).__name__)
+                           self.scope.get("path"), describe(error))
             await self.send_error(protocol.UNAVAILABLE, "The server cannot deliver this conversation's messages now: "
                                   "join it again later.", ref="join_conversation", conversation_id=conversation_id)
             return False

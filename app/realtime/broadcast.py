@@ -12,6 +12,8 @@ from django.conf import settings
 from django.db import transaction
 from redis.exceptions import RedisError
 
+from .errors import describe
+
 logger = logging.getLogger("realtime")
 
 
@@ -29,7 +31,7 @@ async def _group_send(group, event):
             "(CHANNEL_LAYER_SEND_TIMEOUT): is Redis up and responsive?"
         ) from None
     except (OSError, RedisError) as error:  # refused, reset, no connection free in the pool
-        raise BroadcastUnavailable(f"the channel layer is unreachable: {error or type(error).__name__}") from None
+        raise BroadcastUnavailable(f"the channel layer is unreachable: {describe(error)}") from None
 
 
 def broadcast(group, event):

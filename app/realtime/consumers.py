@@ -15,6 +15,7 @@ from django.conf import settings
 from django.db import DatabaseError
 
 from . import protocol, stats
+from .errors import describe
 from .groups import local_groups, run_eagerly
 from .ratelimit import TokenBucket
 from .revocation import revocations
@@ -114,8 +115,12 @@ class JsonProtocolConsumer(AsyncWebsocketConsumer):
                 self.watched = True
                 await revocations(self.channel_layer).watch(self)
         except Exception as error:  # noqa: BLE001 - a socket outside its groups would stay deaf: close it
+            # The timeout bounds get_groups (which may ask the database), not the layer's joins.
+            why = (f"no answer within {settings.WS_AUTH_TIMEOUT} s (WS_AUTH_TIMEOUT): the database, or this process's "
+                   "one database thread, is busy (a storm of connects queues there) or stalled"
+                   if isinstance(error, TimeoutError) else describe(error))
             logger.warning("websocket closed: path=%s code=4013 reason=could not join its groups (%s)",
-                           self.scope.get("path"), error or type(error).__name__)
+                           self.scope.get("path"), why)
             self.leave_groups()
             await self.send_error(protocol.UNAVAILABLE, "The server cannot deliver messages now: reconnect later.")
             await self.close(code=protocol.UNAVAILABLE_CLOSE)
@@ -194,7 +199,8 @@ class JsonProtocolConsumer(AsyncWebsocketConsumer):
 
     async def check_access(self):
         if self.scope.get("auth_unavailable"):
-            return self.refuse(protocol.UNAVAILABLE_CLOSE, "credentials could not be checked (database unavailable)")
+            return self.refuse(protocol.UNAVAILABLE_CLOSE,
+                               f"credentials could not be checked: {self.scope['auth_unavailable']}")
         error = self.scope.get("auth_error")
         if error:
             return self.refuse(protocol.UNAUTHENTICATED, error)
@@ -239,7 +245,7 @@ class JsonProtocolConsumer(AsyncWebsocketConsumer):
                 await self.on_disconnect(code)
         except Exception as error:  # noqa: BLE001 - the groups below matter more than a farewell
             logger.warning("disconnect of %s: %s failed (%s); leaving its groups anyway",
-                           self.scope.get("path"), type(self).__name__, error or type(error).__name__)
+                           self.scope.get("path"), type(self).__name__, describe(error))
         finally:
             if getattr(self, "idle_timer", None) is not None:
                 self.idle_timer.cancel()

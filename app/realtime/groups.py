@@ -26,6 +26,7 @@ import weakref
 
 from django.conf import settings
 
+from .errors import describe
 from .layers import SEQUENCE_KEY
 
 logger = logging.getLogger("realtime")
@@ -129,7 +130,7 @@ class _Group:
             except Exception as error:  # noqa: BLE001 - the layer is down: keep trying, say so once
                 if not failing:
                     logger.warning("group %s: receiving from the channel layer failed (%s); retrying",
-                                   self.name, error or type(error).__name__)
+                                   self.name, describe(error))
                     # Redis may come back empty (a restart without persistence forgets every
                     # group): this process joins all its groups again once Redis answers, or its
                     # sockets would stay connected and deaf.
@@ -187,7 +188,7 @@ class _Group:
                 await layer.send(self.channel, {"type": _STOP})
         except Exception as error:  # noqa: BLE001 - the membership expires with the group
             logger.warning("group %s: could not leave the channel layer's group (%s); its channel stays a "
-                           "member until the group expires", self.name, error or type(error).__name__)
+                           "member until the group expires", self.name, describe(error))
             self.receiving.cancel()
 
 
@@ -326,7 +327,7 @@ class LocalGroups:
             try:
                 await self.layer.group_add(group.name, group.channel)
             except Exception as error:  # noqa: BLE001 - the receive loops retry when the layer is down
-                logger.warning("could not join group %s again (%s)", group.name, error or type(error).__name__)
+                logger.warning("could not join group %s again (%s)", group.name, describe(error))
                 self.rejoin_when_back()
                 return
         await self.resync(reason)
@@ -395,7 +396,7 @@ class LocalGroups:
             try:
                 await self.layer.group_add(group.name, group.channel)
             except Exception as error:  # noqa: BLE001 - tried again later
-                logger.warning("could not join group %s again (%s)", group.name, error or type(error).__name__)
+                logger.warning("could not join group %s again (%s)", group.name, describe(error))
                 return False
         return True
 

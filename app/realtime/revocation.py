@@ -27,6 +27,7 @@ from django.dispatch import receiver
 from tokens.signals import credentials_revoked
 
 from .broadcast import BroadcastUnavailable, broadcast, broadcast_on_commit
+from .errors import describe
 from .groups import local_groups, per_loop
 
 logger = logging.getLogger("realtime")
@@ -82,7 +83,7 @@ class Revocations:
             except Exception as error:  # noqa: BLE001 - the database is away: the sockets stay, checked again
                 if not failing:
                     logger.warning("the logins of %d open socket(s) could not be checked (%s); they stay open and are "
-                                   "checked again every %g s", self.socket_count(), error or type(error).__name__,
+                                   "checked again every %g s", self.socket_count(), describe(error),
                                    settings.WS_RECHECK_SECONDS)
                 failing = True
                 continue
@@ -137,7 +138,7 @@ class Revocations:
             await self.check({user_id})
         except Exception as error:  # noqa: BLE001 - the periodic check tries again
             logger.warning("the sockets of user %s could not be checked after a change of access (%s); the next "
-                           "check in at most %g s does it", user_id, error or type(error).__name__,
+                           "check in at most %g s does it", user_id, describe(error),
                            settings.WS_RECHECK_SECONDS)
 
 

@@ -14,6 +14,8 @@ from collections import Counter
 
 from django.conf import settings
 
+from .errors import describe
+
 logger = logging.getLogger("realtime")
 
 OPS_GROUP = "ops"
@@ -71,7 +73,7 @@ async def _publish(channel_layer):
         except Exception as error:  # noqa: BLE001 - the layer is down: say so once, keep serving sockets
             if not failing:
                 logger.warning("ops stats not published (channel layer: %s); retrying every %s s",
-                               error or type(error).__name__, settings.OPS_STATS_INTERVAL_SECONDS)
+                               describe(error), settings.OPS_STATS_INTERVAL_SECONDS)
             failing = True
         else:
             if failing:

@@ -3,7 +3,7 @@
 It never closes the connection itself: consumers decide (4001 if they need a user), so the
 client gets a close code it can act on instead of a bare HTTP 403.
 Scope keys set: user, auth_method, auth_error, auth_subprotocol, auth_credential (what a
-revocation names, never the credential itself), and auth_unavailable when the credential could
+revocation names, never the credential itself), and auth_unavailable (why, for the log) when the credential could
 not be checked (the database did not answer within WS_AUTH_TIMEOUT: the consumer closes 4013).
 """
 
@@ -43,10 +43,11 @@ class WebSocketAuthMiddleware:
             async with asyncio.timeout(settings.WS_AUTH_TIMEOUT):
                 result = await authenticate_scope(scope)
         except (TimeoutError, DatabaseError) as error:
-            logger.warning("websocket credential check failed: path=%s reason=%s", scope.get("path"),
-                           f"no answer within {settings.WS_AUTH_TIMEOUT} s (WS_AUTH_TIMEOUT)"
-                           if isinstance(error, TimeoutError) else f"database error ({type(error).__name__})")
-            result, scope["auth_unavailable"] = None, True
+            reason = (f"no answer within {settings.WS_AUTH_TIMEOUT} s (WS_AUTH_TIMEOUT): the database, or this "
+                      "process's one database thread, is busy (a storm of connects queues there) or stalled"
+                      if isinstance(error, TimeoutError) else f"database error ({type(error).__name__})")
+            logger.warning("websocket credential check failed: path=%s reason=%s", scope.get("path"), reason)
+            result, scope["auth_unavailable"] = None, reason
         scope["user"] = result.user if result and result.user else AnonymousUser()
         scope["auth_method"] = result.method if result and result.user else ""
         scope["auth_error"] = result.error if result else ""

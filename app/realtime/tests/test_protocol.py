@@ -299,3 +299,20 @@ async def test_authenticated_sockets_have_no_idle_timeout(ws, alice_token, setti
     _, communicator = await ws("/ws/notifications/", subprotocols=["bearer", alice_token])
     await established(communicator)
     assert await communicator.receive_nothing(timeout=0.8)
+
+
+async def test_groups_that_take_too_long_to_find_say_why_never_an_empty_reason(ws, alice_token, monkeypatch, caplog,
+                                                                               settings):
+    """`could not join its groups ()`: a bare TimeoutError has no message."""
+    from notifications.consumers import NotificationConsumer
+
+    settings.WS_AUTH_TIMEOUT = 0.2
+
+    async def slow(self):
+        await asyncio.sleep(5)
+
+    monkeypatch.setattr(NotificationConsumer, "get_groups", slow)
+    _, communicator = await ws("/ws/notifications/", subprotocols=["bearer", alice_token])
+    assert await receive_close(communicator) == 4013
+    line = next(record.getMessage() for record in caplog.records if "could not join its groups" in record.getMessage())
+    assert "could not join its groups (no answer within 0.2 s (WS_AUTH_TIMEOUT)" in line, line
