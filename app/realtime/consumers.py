@@ -17,6 +17,7 @@ from django.db import DatabaseError
 from . import protocol, stats
 from .errors import describe
 from .groups import local_groups, run_eagerly
+from .quota import user_sockets
 from .ratelimit import TokenBucket
 from .revocation import revocations
 
@@ -98,11 +99,17 @@ class JsonProtocolConsumer(AsyncWebsocketConsumer):
         self.credential = self.scope.get("auth_credential")
         self.authenticated_at = time.time()  # a "log out everywhere" after it closes the socket
         self.bucket = TokenBucket(settings.WS_RATE_LIMIT_PER_SECOND, settings.WS_RATE_LIMIT_BURST)
+        self.admitted = False  # counted in realtime.quota's sockets of its user
         code = await self.check_access()
+        if code is None and self.user and self.user.is_authenticated:
+            code = await self.take_a_place()
         # Accept first even when refusing: a close code only reaches the client after accept
         # (a close before it becomes a bare HTTP 403 / client-side 1006).
         await self.accept(subprotocol=self.scope.get("auth_subprotocol"))
         if code is not None:
+            if code == protocol.POLICY_VIOLATION:
+                await self.send_error(protocol.TOO_MANY_SOCKETS, f"At most {settings.WS_MAX_SOCKETS_PER_USER} open "
+                                      "sockets per user: close some (other tabs, devices) first.")
             await self.close(code=code)
             return
         try:
@@ -213,6 +220,15 @@ class JsonProtocolConsumer(AsyncWebsocketConsumer):
             return self.refuse(protocol.UNAVAILABLE_CLOSE, f"access could not be checked ({type(error).__name__}: "
                                                           "database unavailable or too slow)")
 
+    async def take_a_place(self):
+        """None, or 4008 when the user already has WS_MAX_SOCKETS_PER_USER open sockets."""
+        if not await user_sockets(self.channel_layer).admit(self.user.pk, self.socket_id):
+            return self.refuse(protocol.POLICY_VIOLATION,
+                               f"{settings.WS_MAX_SOCKETS_PER_USER} sockets of this user already open "
+                               "(WS_MAX_SOCKETS_PER_USER)")
+        self.admitted = True
+        return None
+
     def refuse(self, code, reason):
         logger.warning(
             "websocket rejected: path=%s code=%s reason=%s user=%s",
@@ -264,6 +280,9 @@ class JsonProtocolConsumer(AsyncWebsocketConsumer):
         if getattr(self, "watched", False):
             revocations(self.channel_layer).unwatch(self)
             self.watched = False
+        if getattr(self, "admitted", False):
+            user_sockets(self.channel_layer).release(self.user.pk, self.socket_id)
+            self.admitted = False
         self.ready = False
 
     async def credential_revoked(self, event):

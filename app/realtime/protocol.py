@@ -35,3 +35,4 @@ UNAVAILABLE = "unavailable"
 CREDENTIAL_REVOKED = "credential_revoked"
 ACCESS_WITHDRAWN = "access_withdrawn"  # a membership removed, staff taken away: on an open socket
 IDLE_TIMEOUT = "idle_timeout"
+TOO_MANY_SOCKETS = "too_many_sockets"  # over WS_MAX_SOCKETS_PER_USER, then a 4008 close

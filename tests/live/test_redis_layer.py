@@ -199,3 +199,37 @@ async def test_a_burst_the_layer_drops_part_of_is_never_lost_in_silence(start_da
     log = receiver.read_log()
     assert told == sockets_n and "did not reach this process" in log, (
         f"{told} of {sockets_n} told: the burst was not dropped in part, the test proves nothing")
+
+
+async def test_sockets_per_user_are_capped_across_processes_and_a_killed_ones_stop_counting(start_daphne, redis_server):
+    """WS_MAX_SOCKETS_PER_USER counts a user's sockets on every daphne (Redis); the sockets of a
+    daphne killed with SIGKILL (no disconnect ever runs) stop counting within three renewal
+    periods (WS_RECHECK_SECONDS, here 1 s)."""
+    cap = {"WS_MAX_SOCKETS_PER_USER": "3", "WS_RECHECK_SECONDS": "1"}
+    a = start_daphne("daphne-1", redis=redis_server, **cap)
+    b = start_daphne("daphne-2", redis=redis_server, **cap)
+    token = login(a, "alice")
+    on_a = [await ws_connect(a, "/ws/notifications/", token=token) for _ in range(2)]
+    on_b = [await ws_connect(b, "/ws/notifications/", token=token)]
+    try:
+        for ws in on_a + on_b:
+            await receive(ws, "connection_established")
+        refused = await ws_connect(b, "/ws/notifications/", token=token)
+        assert (await receive(refused, "error"))["code"] == "too_many_sockets"
+        await refused.wait_closed()
+        assert refused.close_code == 4008
+        a.popen.kill()  # SIGKILL: its two sockets never say goodbye
+        a.popen.wait(10)
+        deadline = asyncio.get_running_loop().time() + 3 * 1 + 3
+        while True:
+            again = await ws_connect(b, "/ws/notifications/", token=token)
+            first = await receive(again)
+            if first["type"] == "connection_established":
+                on_b.append(again)
+                break
+            await again.close()
+            assert asyncio.get_running_loop().time() < deadline, "the killed daphne's sockets still count"
+            await asyncio.sleep(0.5)
+    finally:
+        for ws in on_a + on_b:
+            await ws.close()

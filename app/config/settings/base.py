@@ -279,6 +279,10 @@ WS_ANONYMOUS_IDLE_SECONDS = env.float("WS_ANONYMOUS_IDLE_SECONDS", default=300.0
 # each process checks the logins and access of all its open sockets, in a few queries
 # (realtime.revocation). 0 turns the check off (then only the broadcast closes sockets).
 WS_RECHECK_SECONDS = env.float("WS_RECHECK_SECONDS", default=10.0)
+# Open sockets one user may hold at once, across every process (counted in Redis; without Redis,
+# per process): beyond it a connect gets `too_many_sockets` and 4008. nginx caps per address;
+# this caps an account (a leaked token, a client reconnecting without closing). 0: no cap.
+WS_MAX_SOCKETS_PER_USER = env.int("WS_MAX_SOCKETS_PER_USER", default=50)
 WS_RATE_LIMIT_PER_SECOND = env.float("WS_RATE_LIMIT_PER_SECOND", default=20.0)
 WS_RATE_LIMIT_BURST = env.int("WS_RATE_LIMIT_BURST", default=40)
 CHAT_MAX_MESSAGE_LENGTH = env.int("CHAT_MAX_MESSAGE_LENGTH", default=4000)

@@ -316,3 +316,24 @@ async def test_groups_that_take_too_long_to_find_say_why_never_an_empty_reason(w
     assert await receive_close(communicator) == 4013
     line = next(record.getMessage() for record in caplog.records if "could not join its groups" in record.getMessage())
     assert "could not join its groups (no answer within 0.2 s (WS_AUTH_TIMEOUT)" in line, line
+
+
+async def test_sockets_per_user_are_capped_and_a_closed_one_frees_its_place(ws, alice_token, token_for, bob,
+                                                                           settings):
+    """Without Redis the count is this process's (the live tests count across processes)."""
+    from asgiref.sync import sync_to_async
+
+    settings.WS_MAX_SOCKETS_PER_USER = 2
+    first, second = [await ws("/ws/notifications/", subprotocols=["bearer", alice_token]) for _ in range(2)]
+    for _, communicator in (first, second):
+        await established(communicator)
+    _, third = await ws("/ws/notifications/", subprotocols=["bearer", alice_token])
+    error = await third.receive_json_from()
+    assert error["type"] == "error" and error["code"] == "too_many_sockets" and "At most 2" in error["message"]
+    assert await receive_close(third) == 4008
+    _, bobs = await ws("/ws/notifications/", subprotocols=["bearer", await sync_to_async(token_for)(bob)])
+    await established(bobs)  # another user is not affected
+    await first[1].disconnect()
+    await asyncio.sleep(0.05)
+    _, fourth = await ws("/ws/notifications/", subprotocols=["bearer", alice_token])
+    await established(fourth)
