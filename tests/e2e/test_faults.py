@@ -20,7 +20,7 @@ from websockets.exceptions import ConnectionClosed
 from ops.stack import Layout
 from ops.testing.artifacts import append_line
 from ops.testing.client import connect_on_each_instance, http, login, receive, ws_connect
-from ops.testing.processes import LocalStack
+from ops.testing.processes import DEMO_PASSWORD, LocalStack
 from ops.tools import nofile_limit
 from tests.browser.test_demo_page import browser  # noqa: F401 - a fixture
 
@@ -305,8 +305,22 @@ async def test_a_paused_database_fails_handshakes_fast_and_holds_up_nothing_else
             ping_s = time.monotonic() - started
             async with ws_connect(stack, "/ws/test/") as anonymous:  # needs no database
                 await receive(anonymous, "connection_established", timeout=5)
+            # HTTP: a 503 with Retry-After, fast, never a 500; the deep health report says fail
+            # within its bound instead of hanging through the stall and then saying ok.
+            started = time.monotonic()
+            api_status, _, api_headers = await asyncio.to_thread(
+                http_with_headers, stack.base_url + "/api/chat/conversations/", carol)
+            api_s = time.monotonic() - started
+            started = time.monotonic()
+            health_status, report = await asyncio.to_thread(deep_health, stack)
+            health_s = time.monotonic() - started
         finally:
             stack.resume("postgres")
+    assert api_status == 503 and api_headers.get("Retry-After"), (api_status, api_headers)
+    assert api_s < 6, api_s  # DB_POOL_TIMEOUT (3 s) and a reconnect attempt, not nginx's timeout
+    assert health_status == 503 and report["checks"]["database"]["status"] == "fail", report
+    assert "did not answer within" in " ".join(report["recommendations"]), report
+    assert health_s < 5, health_s
     assert {code for code, _ in results} == {4013}, results
     slowest = max(seconds for _, seconds in results)
     assert slowest < 10, results  # WS_AUTH_TIMEOUT (5 s), never the 60 s handshake timeout
@@ -318,7 +332,50 @@ async def test_a_paused_database_fails_handshakes_fast_and_holds_up_nothing_else
     assert "reason=no answer within 5.0 s (WS_AUTH_TIMEOUT)" in output
     no_traceback(output)
     record(f"postgres paused: 10 authenticated handshakes closed 4013 within {slowest:.1f} s, a ping answered in "
-           f"{ping_s * 1000:.0f} ms, anonymous sockets unaffected, connects work again after resume")
+           f"{ping_s * 1000:.0f} ms, anonymous sockets unaffected, an API request 503 with Retry-After in {api_s:.1f} "
+           f"s, the deep health report fail in {health_s:.1f} s, connects work again after resume")
+
+
+def http_with_headers(url, token):
+    """(status, body, headers) of a GET with a token."""
+    import urllib.error
+    import urllib.request
+
+    request = urllib.request.Request(url, headers={"Authorization": f"Token {token}", "Host": "127.0.0.1"})
+    try:
+        with urllib.request.urlopen(request, timeout=30) as response:  # noqa: S310 - the test's own stack
+            return response.status, response.read(), dict(response.headers)
+    except urllib.error.HTTPError as error:
+        return error.code, error.read(), dict(error.headers)
+
+
+def test_fifty_logins_at_once_are_answered_200_or_503_and_bystanders_never_get_a_500(stack, carol):
+    """Password hashing held a pooled connection: 50 logins at once (from 50 addresses; one here,
+    the limits are off) got 500s after the pool's 10 s, bystanders too. Now each is 200 or 503 with
+    Retry-After, and a request beside them is never a 500."""
+    import concurrent.futures
+
+    def log_in(_):
+        status, body = http("POST", stack.base_url + "/api/auth/login/",
+                            body={"username": "alice", "password": DEMO_PASSWORD})
+        return status
+
+    def bystander(_):
+        return http_with_headers(stack.base_url + "/api/chat/conversations/", carol)[0]
+
+    offset = len(stack.read_log())
+    started = time.monotonic()
+    with concurrent.futures.ThreadPoolExecutor(60) as pool:
+        logins = pool.map(log_in, range(50))
+        bystanders = pool.map(bystander, range(10))
+        logins, bystanders = list(logins), list(bystanders)
+    took = time.monotonic() - started
+    assert set(logins) <= {200, 503} and 200 in logins, logins
+    assert set(bystanders) <= {200, 503}, bystanders
+    output = new_output(stack, offset)
+    no_traceback(output)
+    record(f"50 logins at once: {logins.count(200)} 200, {logins.count(503)} 503 with Retry-After, bystanders "
+           f"{bystanders.count(200)} 200 / {bystanders.count(503)} 503, no 500, in {took:.1f} s")
 
 
 async def test_a_database_restart_costs_at_most_a_few_refused_handshakes(stack, carol):
