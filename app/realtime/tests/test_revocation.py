@@ -32,6 +32,31 @@ async def still_open(communicator):
     return (await communicator.receive_json_from(timeout=2))["type"] == "pong"
 
 
+def layer_down(monkeypatch):
+    """Every group_send fails: the revocation broadcast is lost."""
+    from channels.layers import get_channel_layer
+
+    async def down(group, event):
+        raise ConnectionError("Error connecting to redis")
+
+    monkeypatch.setattr(get_channel_layer(), "group_send", down)
+
+
+async def session_socket(ws, session):
+    return await open_socket(ws, headers=[ORIGIN, (b"cookie", f"sessionid={session.session_key}".encode())])
+
+
+@sync_to_async
+def log_out(session, user):
+    """Django's logout() of that session, as the admin's logout view does it."""
+    from django.contrib.auth import logout
+    from django.test import RequestFactory
+
+    request = RequestFactory().post("/admin/logout/")
+    request.session, request.user = session, user
+    logout(request)
+
+
 @sync_to_async
 def post(path, token):
     client = APIClient()
@@ -83,33 +108,18 @@ async def test_a_deactivated_or_deleted_users_sockets_close(ws, alice, token_for
 
 
 async def test_ending_a_session_closes_its_sockets(ws, alice, session_for):
-    from django.contrib.auth import logout
-    from django.test import RequestFactory
-
     session = await session_for(alice)
-    communicator = await open_socket(ws, headers=[ORIGIN, (b"cookie", f"sessionid={session.session_key}".encode())])
-
-    def log_out():
-        request = RequestFactory().post("/admin/logout/")
-        request.session, request.user = session, alice
-        logout(request)
-
-    await sync_to_async(log_out)()
+    communicator = await session_socket(ws, session)
+    await log_out(session, alice)
     assert await revoked(communicator) == 4001
 
 
 async def test_a_revocation_the_layer_cannot_take_still_revokes_says_so_and_closes_on_the_next_check(
         ws, alice, token_for, monkeypatch, caplog, settings):
-    from channels.layers import get_channel_layer
-
     settings.WS_RECHECK_SECONDS = 0.5
     token = await sync_to_async(token_for)(alice)
     communicator = await open_socket(ws, token)
-
-    async def down(group, event):
-        raise ConnectionError("Error connecting to redis")
-
-    monkeypatch.setattr(get_channel_layer(), "group_send", down)
+    layer_down(monkeypatch)
     with caplog.at_level(logging.WARNING):
         assert await post("/api/auth/logout/", token) == 204
     assert await sync_to_async(store.user_for_token)(token) is None
@@ -122,16 +132,10 @@ async def test_a_revocation_the_layer_cannot_take_still_revokes_says_so_and_clos
 
 async def test_without_the_check_a_lost_revocation_leaves_the_socket_open(ws, alice, token_for, monkeypatch, settings):
     """The negative control of the test above: what the check is for."""
-    from channels.layers import get_channel_layer
-
     settings.WS_RECHECK_SECONDS = 0
     token = await sync_to_async(token_for)(alice)
     communicator = await open_socket(ws, token)
-
-    async def down(group, event):
-        raise ConnectionError("Error connecting to redis")
-
-    monkeypatch.setattr(get_channel_layer(), "group_send", down)
+    layer_down(monkeypatch)
     assert await post("/api/auth/logout/", token) == 204
     assert await still_open(communicator)
 
@@ -156,32 +160,18 @@ async def test_a_logout_everywhere_written_without_a_broadcast_closes_session_so
 
     settings.WS_RECHECK_SECONDS = 0.3
     session = await session_for(alice)
-    communicator = await open_socket(ws, headers=[ORIGIN, (b"cookie", f"sessionid={session.session_key}".encode())])
+    communicator = await session_socket(ws, session)
     await TokenRevocation.objects.aupdate_or_create(user=alice, defaults={"before": time.time()})
     assert await revoked(communicator) == 4001
 
 
 async def test_a_session_logged_out_while_its_broadcast_is_lost_closes_on_the_next_check(
         ws, alice, session_for, monkeypatch, settings):
-    from channels.layers import get_channel_layer
-    from django.contrib.auth import logout
-    from django.test import RequestFactory
-
     settings.WS_RECHECK_SECONDS = 0.3
     session = await session_for(alice)
-    communicator = await open_socket(ws, headers=[ORIGIN, (b"cookie", f"sessionid={session.session_key}".encode())])
-
-    async def down(group, event):
-        raise ConnectionError("Error connecting to redis")
-
-    monkeypatch.setattr(get_channel_layer(), "group_send", down)
-
-    def log_out():
-        request = RequestFactory().post("/admin/logout/")
-        request.session, request.user = session, alice
-        logout(request)
-
-    await sync_to_async(log_out)()
+    communicator = await session_socket(ws, session)
+    layer_down(monkeypatch)
+    await log_out(session, alice)
     assert await revoked(communicator) == 4001
 
 
