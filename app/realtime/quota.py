@@ -25,6 +25,9 @@ logger = logging.getLogger("realtime")
 
 KEY = "realtime:sockets:{}"
 WARN_EVERY_SECONDS = 60.0
+# Redis calls in flight per process: a connect storm queues here rather than exhausting the
+# client's pool (redis-py 8 raises at its limit instead of waiting).
+CONCURRENT_CALLS = 32
 # Drop what no longer counts, then take a place if one is free.
 ADMIT = """
 redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', ARGV[1])
@@ -55,6 +58,7 @@ class UserSockets:
         self._renewing = None
         self._pending = set()  # removals in flight (kept referenced until done)
         self._warned = 0.0
+        self._calls = asyncio.Semaphore(CONCURRENT_CALLS)
 
     def _client(self):
         if not settings.REDIS_URL:
@@ -62,7 +66,8 @@ class UserSockets:
         if self._redis is None:
             import redis.asyncio as redis
 
-            self._redis = redis.Redis.from_url(settings.REDIS_URL, socket_timeout=2, socket_connect_timeout=2)
+            self._redis = redis.Redis.from_url(settings.REDIS_URL, socket_timeout=2, socket_connect_timeout=2,
+                                               max_connections=CONCURRENT_CALLS + 1)  # + the renewal
             self._script = self._redis.register_script(ADMIT)
         return self._redis
 
@@ -86,7 +91,7 @@ class UserSockets:
         else:
             now = time.time()
             try:
-                async with asyncio.timeout(2):
+                async with asyncio.timeout(2), self._calls:
                     admitted = await self._script(keys=[KEY.format(user_id)],
                                                   args=[now, cap, now + 3 * renew_seconds(), socket_id,
                                                         int(3 * renew_seconds()) + 1])
@@ -115,7 +120,7 @@ class UserSockets:
 
     async def _remove(self, client, user_id, socket_id):
         try:
-            async with asyncio.timeout(2):
+            async with asyncio.timeout(2), self._calls:
                 await client.zrem(KEY.format(user_id), socket_id)
         except Exception as error:  # noqa: BLE001 - it stops counting when its score passes
             self._warn("release", error)
