@@ -210,6 +210,28 @@ def check_shared_cache():
     return Check("shared_cache", OK, detail)
 
 
+def check_delivery():
+    """Group events a daphne missed lately (realtime.groups found a hole: the layer dropped them
+    because that process fell behind a burst). Its sockets were told to resync; the operator is
+    told here, for MISSED_REPORT_SECONDS after the last one."""
+    from realtime.stats import MISSED_KEY, MISSED_REPORT_SECONDS
+
+    try:
+        last = caches["default"].get(MISSED_KEY)
+    except Exception:  # noqa: BLE001 - the shared cache's own check reports it
+        last = None
+    if not last or time.time() - last["at"] > MISSED_REPORT_SECONDS:
+        return Check("delivery", OK, {"missed_lately": False})
+    ago = int(time.time() - last["at"])
+    return Check(
+        "delivery", DEGRADED, {"missed_lately": True, "instance": last["instance"], "count": last["count"],
+                               "seconds_ago": ago},
+        f"{last['instance']} missed {last['count']} group event(s) {ago} s ago (the channel layer dropped them: it "
+        "fell behind a burst) and told its sockets to resync. If it recurs, add daphne instances or raise "
+        "CHANNEL_LAYER_CAPACITY (sender side); channel_layer_events_missed_total counts every drop.",
+    )
+
+
 def check_database():
     detail = {"vendor": connections["default"].vendor}
     try:

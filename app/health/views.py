@@ -53,6 +53,8 @@ def run_checks(is_asgi):
         ("token_cache", checks.check_token_cache, "The token cache's table"),
         ("shared_cache", checks.check_shared_cache, "The shared cache's table"),
         ("database", checks.check_database, "The database"),
+        # A cache read (a table when the shared cache is DatabaseCache): bounded like the others.
+        ("delivery", checks.check_delivery, "The shared cache"),
     ])
     asgi = checks.check_asgi()
     channel_layer, redis = async_to_sync(_async_probes)()

@@ -9,6 +9,7 @@ pool in a storm of thousands, even with nobody watching.)
 import asyncio
 import logging
 import os
+import time
 import weakref
 from collections import Counter
 
@@ -35,6 +36,12 @@ def closed(route):
         del _open[route]
 
 
+# Where the deep health report (served by any process, often not a daphne) learns of the last
+# drop: in the shared cache, for MISSED_REPORT_SECONDS.
+MISSED_KEY = "realtime:missed-events"
+MISSED_REPORT_SECONDS = 15 * 60
+
+
 def missed(count):
     """realtime.groups found `count` group events that never reached this process."""
     _missed["events"] += count
@@ -42,6 +49,18 @@ def missed(count):
         from observability.metrics import events_missed
 
         events_missed.inc(count)
+    record = {"instance": settings.SERVER_INSTANCE_ID, "count": count, "at": time.time()}
+    # The cache is sync (and may be a database table): in a thread, never on the event loop.
+    asyncio.get_running_loop().run_in_executor(None, _remember, record)
+
+
+def _remember(record):
+    from django.core.cache import caches
+
+    try:
+        caches["default"].set(MISSED_KEY, record, timeout=MISSED_REPORT_SECONDS)
+    except Exception as error:  # noqa: BLE001 - the WARNING and the metric already say it
+        logger.info("the last missed events could not be written to the shared cache (%s)", type(error).__name__)
 
 
 def snapshot():

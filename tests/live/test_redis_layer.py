@@ -199,6 +199,10 @@ async def test_a_burst_the_layer_drops_part_of_is_never_lost_in_silence(start_da
     log = receiver.read_log()
     assert told == sockets_n and "did not reach this process" in log, (
         f"{told} of {sockets_n} told: the burst was not dropped in part, the test proves nothing")
+    # The operator sees it in the deep health report too (any process answers it: the shared cache).
+    status, report = http("GET", receiver.base_url + "/api/websocket/health/")
+    delivery = report["checks"]["delivery"]
+    assert delivery["status"] == "degraded" and delivery["detail"]["instance"] == "daphne-1", report
 
 
 async def test_sockets_per_user_are_capped_across_processes_and_a_killed_ones_stop_counting(start_daphne, redis_server):

@@ -149,3 +149,24 @@ async def test_the_two_async_probes_run_at_once(bound, settings, silent_redis, m
     layer, redis = await views._async_probes()
     assert (layer.name, redis.name) == ("channel_layer", "redis")
     assert time.monotonic() - started < 1.7 * BOUND  # in turn: 2 bounds
+
+
+@pytest.mark.django_db
+def test_delivery_is_degraded_for_a_while_after_a_daphne_missed_events(settings):
+    import time
+
+    from django.core.cache import caches
+
+    from health import checks
+    from realtime.stats import MISSED_KEY, MISSED_REPORT_SECONDS
+
+    caches["default"].delete(MISSED_KEY)
+    assert checks.check_delivery().status == checks.OK
+    caches["default"].set(MISSED_KEY, {"instance": "web1:daphne-2", "count": 6, "at": time.time() - 30})
+    check = checks.check_delivery()
+    assert check.status == checks.DEGRADED and check.detail["count"] == 6
+    assert "web1:daphne-2 missed 6 group event(s) 30 s ago" in check.recommendation
+    caches["default"].set(MISSED_KEY, {"instance": "web1:daphne-2", "count": 6,
+                                       "at": time.time() - MISSED_REPORT_SECONDS - 1})
+    assert checks.check_delivery().status == checks.OK
+    caches["default"].delete(MISSED_KEY)
