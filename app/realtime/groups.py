@@ -39,8 +39,10 @@ PROBE = "realtime.groups.probe"  # what a process sends itself to learn whether 
 # What every local member gets when this process may have missed group events (its memberships
 # were lost, or the layer was unreachable): consumers send the client a `resync` frame.
 RESYNC = "realtime.resync"
-# How long a probe may take to come back before the memberships count as lost.
-PROBE_WAIT_SECONDS = 5.0
+# How long a probe may take to come back, while nothing else comes in, before it counts as lost;
+# and how many lost in a row mean the memberships are gone.
+PROBE_WAIT_SECONDS = 3.0
+PROBES_LOST = 2
 # How long a numbered event may arrive late (concurrent sends of one process can overtake each
 # other) before it counts as missed.
 GAP_GRACE_SECONDS = 2.0
@@ -141,6 +143,7 @@ class _Group:
             failing = False
             if event.get("type") == _STOP:
                 return
+            self.groups.last_event_at = asyncio.get_running_loop().time()
             stamp = event.get(SEQUENCE_KEY)
             if stamp is not None and self.gaps.note(stamp, asyncio.get_running_loop().time()):
                 self._sweep_later()
@@ -255,6 +258,7 @@ class LocalGroups:
         self._probing = None
         self._probe = None  # this process's own group, outside self.groups (see _probe_while_joined)
         self._probe_arrived = None
+        self.last_event_at = float("-inf")  # loop time of the last group event this process took
 
     def _maintain(self):
         if self._maintenance is None or self._maintenance.done():
@@ -270,15 +274,23 @@ class LocalGroups:
         leaving every socket connected and deaf until the next refresh (minutes)."""
         self._probe = _Group(self, f"realtime.probe.{secrets.token_hex(8)}")
         self._probe.members[self] = None
+        unanswered = 0
         try:
             while self.groups:
                 await asyncio.sleep(settings.REALTIME_PROBE_SECONDS)
                 if not self.groups or await self._probe_answered():
+                    unanswered = 0
                     continue
-                # Lost: the probe's own membership goes first, so the next probe tells.
-                logger.warning("the channel layer lost this process's group memberships (its probe did not come "
-                               "back within %g s): joining its %d group(s) again and telling their sockets to "
-                               "resync", PROBE_WAIT_SECONDS, len(self.groups))
+                # One probe can be lost on its own: the layer drops it like any event when this
+                # process's queue is full (a burst). Two in a row, with nothing else coming in,
+                # means the memberships are gone.
+                unanswered += 1
+                if unanswered < PROBES_LOST:
+                    continue
+                unanswered = 0
+                logger.warning("the channel layer lost this process's group memberships (%d probes in a row did not "
+                               "come back, nothing else came in): joining its %d group(s) again and telling their "
+                               "sockets to resync", PROBES_LOST, len(self.groups))
                 await self._rejoin_and_resync("the server lost its group memberships")
         finally:
             probe, self._probe = self._probe, None
@@ -289,7 +301,7 @@ class LocalGroups:
 
     async def _probe_answered(self):
         """False when the probe went out and did not come back within PROBE_WAIT_SECONDS
-        (memberships lost); True when it came back, or could not be sent (the receive loops
+        of the last event this process took; True when it came back, or could not be sent (the receive loops
         handle an unreachable layer). A loaded process answers late, not never: the wait is long
         enough that slowness is not taken for a loss (a false alarm costs a reload per client)."""
         try:
@@ -305,12 +317,17 @@ class LocalGroups:
                     await self.layer.group_send(self._probe.name, {"type": PROBE})
             except Exception:  # noqa: BLE001 - unreachable or slow layer: the receive loops say so and rejoin
                 return True
-            try:
-                async with asyncio.timeout(PROBE_WAIT_SECONDS):
-                    await arrived
-            except TimeoutError:
-                return False
-            return True
+            # The probe queues behind every event this process has yet to take (one queue per
+            # process in the layer): while events still come in, it is late, not lost.
+            while True:
+                try:
+                    async with asyncio.timeout(PROBE_WAIT_SECONDS):
+                        await asyncio.shield(arrived)
+                    return True
+                except TimeoutError:
+                    loop = asyncio.get_running_loop()
+                    if loop.time() - self.last_event_at >= PROBE_WAIT_SECONDS:
+                        return False
         finally:
             self._probe_arrived = None
 

@@ -178,8 +178,8 @@ async def test_a_redis_restart_leaves_no_socket_deaf(stack, carol):
 async def test_a_flushall_is_noticed_within_seconds_and_every_socket_is_told_to_resync(stack, carol):
     """FLUSHALL without a restart: the layer forgets every membership while every connection
     stays up, so nothing fails and only a probe can tell (it left sockets deaf for 163 s, up to
-    the 300 s refresh). Within REALTIME_PROBE_SECONDS + 5 s every process joins its groups again
-    and tells its sockets to resync; old and new sockets hear broadcasts again."""
+    the 300 s refresh). After two probes in a row are lost (about 10 s) every process joins its
+    groups again and tells its sockets to resync; old and new sockets hear broadcasts again."""
     import redis
 
     offset = len(stack.read_log())
@@ -188,7 +188,7 @@ async def test_a_flushall_is_noticed_within_seconds_and_every_socket_is_told_to_
         await asyncio.to_thread(redis.Redis(unix_socket_path=str(Layout(stack.root).redis_socket)).flushall)
         flushed = time.monotonic()
         async with feed_sockets(stack, carol, 10) as newcomers:
-            told = await asyncio.gather(*(receive(ws, "resync", timeout=15) for ws in sockets))
+            told = await asyncio.gather(*(receive(ws, "resync", timeout=20) for ws in sockets))
             resync_s = time.monotonic() - flushed
             assert all("group memberships" in frame["reason"] for frame in told), told[:3]
             recovered_s = await everyone_hears(stack, carol, sockets + newcomers, 10) + resync_s
