@@ -35,14 +35,11 @@ RETRY_SECONDS = 1.0
 # Members handled before the fan-out lets the rest of the event loop run (pings, handshakes).
 YIELD_EVERY = 256
 _STOP = "realtime.groups.stop"  # a message a group's own receive loop ends on (no cancel: see _Group.stop)
-PROBE = "realtime.groups.probe"  # what a process sends itself to learn whether its memberships still hold
 # What every local member gets when this process may have missed group events (its memberships
 # were lost, or the layer was unreachable): consumers send the client a `resync` frame.
 RESYNC = "realtime.resync"
-# How long a probe may take to come back, while nothing else comes in, before it counts as lost;
-# and how many lost in a row mean the memberships are gone.
+# How long the layer may take to say whether it still holds this process's probe membership.
 PROBE_WAIT_SECONDS = 3.0
-PROBES_LOST = 2
 # How long a numbered event may arrive late (concurrent sends of one process can overtake each
 # other) before it counts as missed.
 GAP_GRACE_SECONDS = 2.0
@@ -143,7 +140,6 @@ class _Group:
             failing = False
             if event.get("type") == _STOP:
                 return
-            self.groups.last_event_at = asyncio.get_running_loop().time()
             stamp = event.get(SEQUENCE_KEY)
             if stamp is not None and self.gaps.note(stamp, asyncio.get_running_loop().time()):
                 self._sweep_later()
@@ -240,6 +236,19 @@ class _Gaps:
         self.uncounted = 0
 
 
+def can_ask_membership(layer):
+    """The project's Redis layer reads memberships from Redis (realtime.layers.has_member);
+    channels' in-memory layer keeps them in `groups` (a dict of dicts). Others cannot be asked."""
+    return hasattr(layer, "has_member") or (
+        type(layer).__module__ == "channels.layers" and isinstance(getattr(layer, "groups", None), dict))
+
+
+async def has_member(layer, group, channel):
+    if hasattr(layer, "has_member"):
+        return await layer.has_member(group, channel)
+    return channel in layer.groups.get(group, {})
+
+
 def _forgets_channels_on_cancel(layer):
     # RedisPubSubChannelLayer unsubscribes from a channel only when a receive on it is cancelled
     # (its documented clean-up: channels has no delete_channel()).
@@ -257,8 +266,6 @@ class LocalGroups:
         self._rejoin = None
         self._probing = None
         self._probe = None  # this process's own group, outside self.groups (see _probe_while_joined)
-        self._probe_arrived = None
-        self.last_event_at = float("-inf")  # loop time of the last group event this process took
 
     def _maintain(self):
         if self._maintenance is None or self._maintenance.done():
@@ -267,74 +274,44 @@ class LocalGroups:
             self._probing = asyncio.get_running_loop().create_task(self._probe_while_joined())
 
     async def _probe_while_joined(self):
-        """Every REALTIME_PROBE_SECONDS, send an event to a group only this process is in and wait
-        for it. If the send works and the event never comes, the layer has forgotten this
-        process's memberships (FLUSHALL, a Redis restart or failover that lost the data, an
+        """Every REALTIME_PROBE_SECONDS, ask the layer whether it still holds a membership only
+        this process has (its probe group). If it does not, the layer has forgotten this process's
+        memberships while every connection stayed up (FLUSHALL, a Redis that came back empty, an
         eviction): join every group again at once and tell the members to resync, instead of
-        leaving every socket connected and deaf until the next refresh (minutes)."""
+        leaving every socket connected and deaf until the next refresh (minutes). The layer is
+        asked, not timed: a process busy with a storm or a backlog is never taken for a
+        forgotten one. Layers that cannot be asked (the pub/sub layer keeps subscriptions on its
+        connection, and subscribes again itself) are not probed."""
+        if not can_ask_membership(self.layer):
+            return
         self._probe = _Group(self, f"realtime.probe.{secrets.token_hex(8)}")
-        self._probe.members[self] = None
-        unanswered = 0
         try:
             while self.groups:
                 await asyncio.sleep(settings.REALTIME_PROBE_SECONDS)
-                if not self.groups or await self._probe_answered():
-                    unanswered = 0
+                if not self.groups or not await self._membership_lost():
                     continue
-                # One probe can be lost on its own: the layer drops it like any event when this
-                # process's queue is full (a burst). Two in a row, with nothing else coming in,
-                # means the memberships are gone.
-                unanswered += 1
-                if unanswered < PROBES_LOST:
-                    continue
-                unanswered = 0
-                logger.warning("the channel layer lost this process's group memberships (%d probes in a row did not "
-                               "come back, nothing else came in): joining its %d group(s) again and telling their "
-                               "sockets to resync", PROBES_LOST, len(self.groups))
+                logger.warning("the channel layer lost this process's group memberships (FLUSHALL, a Redis that came "
+                               "back empty, an eviction): joining its %d group(s) again and telling their sockets "
+                               "to resync", len(self.groups))
                 await self._rejoin_and_resync("the server lost its group memberships")
         finally:
             probe, self._probe = self._probe, None
-            probe.members.clear()
             task = asyncio.get_running_loop().create_task(probe.stop())
             self._stopping.add(task)
             task.add_done_callback(self._stopping.discard)
 
-    async def _probe_answered(self):
-        """False when the probe went out and did not come back within PROBE_WAIT_SECONDS
-        of the last event this process took; True when it came back, or could not be sent (the receive loops
-        handle an unreachable layer). A loaded process answers late, not never: the wait is long
-        enough that slowness is not taken for a loss (a false alarm costs a reload per client)."""
+    async def _membership_lost(self):
+        """True only when the layer answers that the probe membership is gone."""
         try:
             await asyncio.shield(self._probe.joined)
         except Exception:  # noqa: BLE001 - the layer was down when it first joined: try again
             self._probe = _Group(self, self._probe.name)
-            self._probe.members[self] = None
-            return True
-        arrived = self._probe_arrived = asyncio.get_running_loop().create_future()
+            return False
         try:
-            try:
-                async with asyncio.timeout(PROBE_WAIT_SECONDS):
-                    await self.layer.group_send(self._probe.name, {"type": PROBE})
-            except Exception:  # noqa: BLE001 - unreachable or slow layer: the receive loops say so and rejoin
-                return True
-            # The probe queues behind every event this process has yet to take (one queue per
-            # process in the layer): while events still come in, it is late, not lost.
-            while True:
-                try:
-                    async with asyncio.timeout(PROBE_WAIT_SECONDS):
-                        await asyncio.shield(arrived)
-                    return True
-                except TimeoutError:
-                    loop = asyncio.get_running_loop()
-                    if loop.time() - self.last_event_at >= PROBE_WAIT_SECONDS:
-                        return False
-        finally:
-            self._probe_arrived = None
-
-    async def group_event(self, event):
-        """The probe's only member is this LocalGroups."""
-        if event.get("type") == PROBE and self._probe_arrived is not None and not self._probe_arrived.done():
-            self._probe_arrived.set_result(True)
+            async with asyncio.timeout(PROBE_WAIT_SECONDS):
+                return not await has_member(self.layer, self._probe.name, self._probe.channel)
+        except Exception:  # noqa: BLE001 - unreachable or slow layer: the receive loops say so and rejoin
+            return False
 
     async def _rejoin_and_resync(self, reason):
         groups = [group for group in [self._probe, *self.groups.values()] if group is not None]
@@ -351,8 +328,6 @@ class LocalGroups:
 
     def missed(self, group, count):
         """group's events were dropped before reaching this process: say so and tell its members."""
-        if group is self._probe:
-            return  # a probe that did not come back is handled by the probe loop
         logger.warning("group %s: %d event(s) did not reach this process (the channel layer dropped them: its "
                        "channel held as many events as the sender's CHANNEL_LAYER_CAPACITY allows, this process "
                        "fell behind a burst); %d local member(s) told to resync", group.name, count,

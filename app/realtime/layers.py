@@ -28,6 +28,12 @@ from channels_redis import core
 RECEIVE_RESERVE = 4
 
 
+# channels_redis internals read here (has_member), each checked against a real Redis by
+# tests/live/test_redis_layer.py::test_the_layer_internals_has_member_reads_are_still_there, so an
+# upgrade that renames or moves them fails there, loudly:
+INTERNALS = ("RedisChannelLayer._group_key", "RedisChannelLayer.connection", "RedisChannelLayer.consistent_hash",
+             "a group is a sorted set of channel names")
+
 # What each group event carries so a receiving process can tell it missed one: [sender, number],
 # the number counting this layer's group_sends to that group (realtime.groups reads it).
 SEQUENCE_KEY = "_realtime_seq"
@@ -93,6 +99,14 @@ class RedisChannelLayer(core.RedisChannelLayer):
 
     async def group_discard(self, group, channel):
         return await self._run("group_discard", functools.partial(super().group_discard, group, channel))
+
+    async def has_member(self, group, channel):
+        """Whether the layer still holds channel in group: a FLUSHALL, a Redis that came back
+        empty or an eviction forgets it while every connection stays up. Reads channels_redis's
+        storage (INTERNALS below)."""
+        async with self._slot():
+            connection = self.connection(self.consistent_hash(group))
+            return await connection.zscore(self._group_key(group), channel) is not None
 
     async def group_send(self, group, message):
         stamped = {**message, SEQUENCE_KEY: [self._sender, self._next_number(group)]}

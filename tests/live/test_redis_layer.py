@@ -237,3 +237,19 @@ async def test_sockets_per_user_are_capped_across_processes_and_a_killed_ones_st
     finally:
         for ws in on_a + on_b:
             await ws.close()
+
+
+async def test_the_layer_internals_has_member_reads_are_still_there(redis_server):
+    """realtime.layers.INTERNALS: what has_member reads of channels_redis. An upgrade that moves
+    them fails here, not as a FLUSHALL nobody notices."""
+    from realtime.layers import RedisChannelLayer
+
+    layer = RedisChannelLayer(hosts=[{"address": redis_server.url}])
+    channel = await layer.new_channel()
+    await layer.group_add("internals", channel)
+    assert await layer.has_member("internals", channel) is True
+    assert await layer.has_member("internals", channel + "x") is False
+    assert await layer.has_member("no-such-group", channel) is False
+    redis.Redis.from_url(redis_server.url).flushall()
+    assert await layer.has_member("internals", channel) is False
+    await layer.flush()

@@ -294,9 +294,9 @@ OPS_STATS_INTERVAL_SECONDS = env.float("OPS_STATS_INTERVAL_SECONDS", default=5.0
 # Each process is one member of a group in the layer, whatever its number of sockets there
 # (realtime.groups); it joins again this often, so the layer's group expiry never drops it.
 REALTIME_GROUP_REFRESH_SECONDS = env.float("REALTIME_GROUP_REFRESH_SECONDS", default=300.0)
-# Each process checks this often that the layer still holds its memberships (a probe it sends
-# itself); a FLUSHALL or a Redis that came back empty is noticed after two probes in a row are
-# lost (about 10 s), the groups joined again and their sockets told to resync. 0: no probe.
+# Each process asks the layer this often whether it still holds a membership only that process
+# has (its probe group): a FLUSHALL or a Redis that came back empty is noticed within about this
+# long, the groups joined again and their sockets told to resync. 0: no probe.
 REALTIME_PROBE_SECONDS = env.float("REALTIME_PROBE_SECONDS", default=2.0)
 
 REST_FRAMEWORK = {

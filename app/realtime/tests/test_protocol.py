@@ -337,3 +337,19 @@ async def test_sockets_per_user_are_capped_and_a_closed_one_frees_its_place(ws, 
     await asyncio.sleep(0.05)
     _, fourth = await ws("/ws/notifications/", subprotocols=["bearer", alice_token])
     await established(fourth)
+
+
+async def test_a_socket_is_told_to_resync_when_its_process_may_have_missed_events(ws, alice_token):
+    """realtime.groups tells every local member once (a forgotten membership, a layer that was
+    unreachable, a hole in a sender's numbers); the socket stays open."""
+    from channels.layers import get_channel_layer
+
+    from realtime.groups import local_groups
+
+    _, communicator = await ws("/ws/notifications/", subprotocols=["bearer", alice_token])
+    await established(communicator)
+    await local_groups(get_channel_layer()).resync("the server lost its group memberships")
+    assert await communicator.receive_json_from() == {"type": "resync",
+                                                      "reason": "the server lost its group memberships"}
+    await communicator.send_json_to({"type": "ping", "ts": 1})
+    assert (await communicator.receive_json_from())["type"] == "pong"
