@@ -136,10 +136,14 @@ def instance(established):
     return established["server"]["instance"].rsplit(":", 1)[-1]
 
 
-async def connect_on_each_instance(server, path, token, wanted):
-    """Open sockets until one is on each daphne of `wanted`; return {instance: socket}, close the spares."""
+async def connect_on_each_instance(server, path, token, wanted, attempts=40):
+    """Open sockets until one is on each daphne of `wanted`; return {instance: socket}, close the spares.
+    nginx balances WebSockets on open connections (least_conn): right after another test an
+    instance may hold more (an old nginx worker still draining, clients still closing), and new
+    sockets go to the other one until the counts even out, so the spares stay open meanwhile. At
+    most 40 by default: under WS_MAX_SOCKETS_PER_USER (50), which counts them too."""
     found, spares = {}, []
-    for _ in range(10):
+    for _ in range(attempts):
         ws = await ws_connect(server, path, token=token)
         name = instance(await receive(ws, "connection_established"))
         if name in wanted and name not in found:
