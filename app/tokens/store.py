@@ -88,19 +88,29 @@ def _issue(prefix, user, ttl, **extra):
     return IssuedCredential(raw, now + ttl)
 
 
+def _active_users(user_ids):
+    """{pk: user} of the active users among user_ids, their last "log out everywhere" loaded too."""
+    User = get_user_model()
+    return {user.pk: user for user in
+            User._default_manager.filter(pk__in=user_ids, is_active=True).select_related("token_revocation")}
+
+
+def _logged_out_since(issued_at, user):
+    """Whether the user's last "log out everywhere" came at or after issued_at. Records issued
+    before tokens carried issued_at count as issued at 0: revoked too."""
+    try:
+        return issued_at <= user.token_revocation.before
+    except TokenRevocation.DoesNotExist:
+        return False
+
+
 def _load_user(record):
     if not record or record["expires_at"] <= time.time():
         return None
-    User = get_user_model()
-    user = User._default_manager.filter(pk=record["user_id"], is_active=True).select_related("token_revocation").first()
-    if user is None:
+    user = _active_users([record["user_id"]]).get(record["user_id"])
+    if user is None or _logged_out_since(record.get("issued_at", 0), user):
         return None
-    try:
-        revoked_before = user.token_revocation.before
-    except TokenRevocation.DoesNotExist:
-        return user
-    # Records issued before tokens carried issued_at count as issued at 0: revoked too.
-    return None if record.get("issued_at", 0) <= revoked_before else user
+    return user
 
 
 def credential_id(raw):
@@ -187,15 +197,9 @@ def revoked_credentials(sockets):
     login. realtime.revocation asks this for every open socket, so a revocation whose broadcast
     was lost (Redis down, a script without a channel layer, a queryset update() that sends no
     signal) still closes them."""
-    User = get_user_model()
-    user_ids = {user_id for user_id, _, _ in sockets}
     users = {}
-    for chunk in _chunks(sorted(user_ids)):
-        for user in User._default_manager.filter(pk__in=chunk, is_active=True).select_related("token_revocation"):
-            try:
-                users[user.pk] = user.token_revocation.before
-            except TokenRevocation.DoesNotExist:
-                users[user.pk] = None
+    for chunk in _chunks(sorted({user_id for user_id, _, _ in sockets})):
+        users.update(_active_users(chunk))
     credentials = {credential for _, credential, _ in sockets if credential}
     keys = [(REVOKED_PREFIX if credential.startswith(SESSION_PREFIX) else TOKEN_PREFIX) + credential
             for credential in credentials]
@@ -208,7 +212,6 @@ def revoked_credentials(sockets):
         if user_id not in users:
             revoked.add(index)
             continue
-        revoked_before = users[user_id]
         if credential and credential.startswith(SESSION_PREFIX):
             if REVOKED_PREFIX + credential in found:
                 revoked.add(index)
@@ -219,7 +222,7 @@ def revoked_credentials(sockets):
                 revoked.add(index)
                 continue
             authenticated_at = record.get("issued_at", 0)  # as the handshake judged it (_load_user)
-        if revoked_before is not None and authenticated_at <= revoked_before:
+        if _logged_out_since(authenticated_at, users[user_id]):
             revoked.add(index)
     return revoked
 
