@@ -26,6 +26,7 @@ import weakref
 
 from django.conf import settings
 
+from . import stats
 from .errors import describe
 from .layers import SEQUENCE_KEY
 
@@ -314,17 +315,10 @@ class LocalGroups:
             return False
 
     async def _rejoin_and_resync(self, reason):
-        groups = [group for group in [self._probe, *self.groups.values()] if group is not None]
-        for group in groups:
-            if group.stopped or not group.joined.done() or group.joined.exception() is not None:
-                continue
-            try:
-                await self.layer.group_add(group.name, group.channel)
-            except Exception as error:  # noqa: BLE001 - the receive loops retry when the layer is down
-                logger.warning("could not join group %s again (%s)", group.name, describe(error))
-                self.rejoin_when_back()
-                return
-        await self.resync(reason)
+        if await self.rejoin():
+            await self.resync(reason)
+        else:  # the layer failed meanwhile: join again (and resync) once it answers
+            self.rejoin_when_back()
 
     def missed(self, group, count):
         """group's events were dropped before reaching this process: say so and tell its members."""
@@ -332,8 +326,6 @@ class LocalGroups:
                        "channel held as many events as the sender's CHANNEL_LAYER_CAPACITY allows, this process "
                        "fell behind a burst); %d local member(s) told to resync", group.name, count,
                        len(group.members))
-        from . import stats
-
         stats.missed(count)
         task = asyncio.get_running_loop().create_task(
             self.resync(f"{count} event(s) could not be delivered to this server in time", [group]))

@@ -49,6 +49,11 @@ def renew_seconds():
     return settings.WS_RECHECK_SECONDS if settings.WS_RECHECK_SECONDS > 0 else 10.0
 
 
+def counted_for():
+    """Seconds a socket counts after its last renewal: three renewal periods."""
+    return 3 * renew_seconds()
+
+
 class UserSockets:
     def __init__(self, channel_layer):
         self.layer = channel_layer
@@ -93,8 +98,8 @@ class UserSockets:
             try:
                 async with asyncio.timeout(2), self._calls:
                     admitted = await self._script(keys=[KEY.format(user_id)],
-                                                  args=[now, cap, now + 3 * renew_seconds(), socket_id,
-                                                        int(3 * renew_seconds()) + 1])
+                                                  args=[now, cap, now + counted_for(), socket_id,
+                                                        int(counted_for()) + 1])
             except Exception as error:  # noqa: BLE001 - Redis away: let the socket in, say so
                 self._warn("admit", error)
             else:
@@ -131,13 +136,13 @@ class UserSockets:
             client = self._client()
             if client is None:
                 continue
-            until = time.time() + 3 * renew_seconds()
+            until = time.time() + counted_for()
             try:
                 async with asyncio.timeout(5):
                     async with client.pipeline(transaction=False) as pipe:
                         for user_id, sockets in list(self.by_user.items()):
                             pipe.zadd(KEY.format(user_id), dict.fromkeys(sockets, until), xx=True)
-                            pipe.expire(KEY.format(user_id), int(3 * renew_seconds()) + 1)
+                            pipe.expire(KEY.format(user_id), int(counted_for()) + 1)
                         await pipe.execute()
             except Exception as error:  # noqa: BLE001 - tried again next period
                 self._warn("renew", error)

@@ -132,7 +132,6 @@ class Revocations:
                 except Exception:  # noqa: BLE001 - the other sockets of the user must still close
                     logger.exception("closing a socket of user %s after a revocation failed", event.get("user_id"))
 
-
     async def _check_user(self, user_id):
         try:
             await self.check({user_id})
