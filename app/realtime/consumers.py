@@ -100,6 +100,7 @@ class JsonProtocolConsumer(AsyncWebsocketConsumer):
         self.authenticated_at = time.time()  # a "log out everywhere" after it closes the socket
         self.bucket = TokenBucket(settings.WS_RATE_LIMIT_PER_SECOND, settings.WS_RATE_LIMIT_BURST)
         self.admitted = False  # counted in realtime.quota's sockets of its user
+        self.refusal_error = None  # (error code, message) a refusal sends before its close, if any
         code = await self.check_access()
         if code is None and self.user and self.user.is_authenticated:
             code = await self.take_a_place()
@@ -107,9 +108,8 @@ class JsonProtocolConsumer(AsyncWebsocketConsumer):
         # (a close before it becomes a bare HTTP 403 / client-side 1006).
         await self.accept(subprotocol=self.scope.get("auth_subprotocol"))
         if code is not None:
-            if code == protocol.POLICY_VIOLATION:
-                await self.send_error(protocol.TOO_MANY_SOCKETS, f"At most {settings.WS_MAX_SOCKETS_PER_USER} open "
-                                      "sockets per user: close some (other tabs, devices) first.")
+            if self.refusal_error is not None:
+                await self.send_error(*self.refusal_error)
             await self.close(code=code)
             return
         try:
@@ -223,6 +223,8 @@ class JsonProtocolConsumer(AsyncWebsocketConsumer):
     async def take_a_place(self):
         """None, or 4008 when the user already has WS_MAX_SOCKETS_PER_USER open sockets."""
         if not await user_sockets(self.channel_layer).admit(self.user.pk, self.socket_id):
+            self.refusal_error = (protocol.TOO_MANY_SOCKETS, f"At most {settings.WS_MAX_SOCKETS_PER_USER} open sockets "
+                                  "per user: close some (other tabs, devices) first.")
             return self.refuse(protocol.POLICY_VIOLATION,
                                f"{settings.WS_MAX_SOCKETS_PER_USER} sockets of this user already open "
                                "(WS_MAX_SOCKETS_PER_USER)")
