@@ -64,6 +64,13 @@ _opener = urllib.request.build_opener(_ResolvingHandler())
 
 
 def http(method, url, token=None, body=None, headers=None):
+    """(status, body) of one request."""
+    status, answer, _ = http_response(method, url, token, body, headers)
+    return status, answer
+
+
+def http_response(method, url, token=None, body=None, headers=None, timeout=10):
+    """(status, body, response headers) of one request."""
     data = json.dumps(body).encode() if body is not None else None
     request = urllib.request.Request(url, data=data, method=method)  # noqa: S310
     request.add_header("Content-Type", "application/json")
@@ -72,10 +79,10 @@ def http(method, url, token=None, body=None, headers=None):
     if token:
         request.add_header("Authorization", f"Token {token}")
     try:
-        with _opener.open(request, timeout=10) as response:
-            return response.status, _body(response.read())
+        with _opener.open(request, timeout=timeout) as response:
+            return response.status, _body(response.read()), dict(response.headers)
     except urllib.error.HTTPError as error:
-        return error.code, _body(error.read())
+        return error.code, _body(error.read()), dict(error.headers)
 
 
 def _body(raw):

@@ -19,7 +19,7 @@ from websockets.exceptions import ConnectionClosed
 
 from ops.stack import Layout
 from ops.testing.artifacts import append_line
-from ops.testing.client import connect_on_each_instance, http, login, receive, ws_connect
+from ops.testing.client import connect_on_each_instance, http, http_response, login, receive, ws_connect
 from ops.testing.processes import DEMO_PASSWORD, LocalStack
 from ops.tools import nofile_limit
 from tests.browser.test_demo_page import browser  # noqa: F401 - a fixture
@@ -312,7 +312,8 @@ async def test_a_paused_database_fails_handshakes_fast_and_holds_up_nothing_else
             # client-side deadline can end a query to a stopped server). Never a 500. The deep
             # health report says fail within its bound instead of hanging through the stall.
             api = [asyncio.create_task(asyncio.to_thread(
-                http_with_headers, stack.base_url + "/api/chat/conversations/", carol)) for _ in range(12)]
+                http_response, "GET", stack.base_url + "/api/chat/conversations/", carol, timeout=30))
+                for _ in range(12)]
             started = time.monotonic()
             health_status, report = await asyncio.to_thread(deep_health, stack)
             health_s = time.monotonic() - started
@@ -343,19 +344,6 @@ async def test_a_paused_database_fails_handshakes_fast_and_holds_up_nothing_else
            f"{health_s:.1f} s, connects work again after resume")
 
 
-def http_with_headers(url, token):
-    """(status, body, headers) of a GET with a token."""
-    import urllib.error
-    import urllib.request
-
-    request = urllib.request.Request(url, headers={"Authorization": f"Token {token}", "Host": "127.0.0.1"})
-    try:
-        with urllib.request.urlopen(request, timeout=30) as response:  # noqa: S310 - the test's own stack
-            return response.status, response.read(), dict(response.headers)
-    except urllib.error.HTTPError as error:
-        return error.code, error.read(), dict(error.headers)
-
-
 def test_fifty_logins_at_once_are_answered_200_or_503_and_bystanders_never_get_a_500(stack, carol):
     """Password hashing held a pooled connection: 50 logins at once (from 50 addresses; one here,
     the limits are off) got 500s after the pool's 10 s, bystanders too. Now each is 200 or 503 with
@@ -368,7 +356,7 @@ def test_fifty_logins_at_once_are_answered_200_or_503_and_bystanders_never_get_a
         return status
 
     def bystander(_):
-        return http_with_headers(stack.base_url + "/api/chat/conversations/", carol)[0]
+        return http_response("GET", stack.base_url + "/api/chat/conversations/", carol, timeout=30)[0]
 
     offset = len(stack.read_log())
     started = time.monotonic()
@@ -406,7 +394,8 @@ async def test_a_database_restart_costs_at_most_a_few_refused_handshakes(stack, 
     # a 200 or a 503 with Retry-After.
     unavailable, in_a_row = 0, 0
     while in_a_row < 20:
-        status, _, headers = await asyncio.to_thread(http_with_headers, stack.base_url + "/api/auth/me/", carol)
+        status, _, headers = await asyncio.to_thread(http_response, "GET", stack.base_url + "/api/auth/me/", carol,
+                                                     timeout=30)
         if status == 200:
             in_a_row += 1
             continue
